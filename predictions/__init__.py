@@ -1,0 +1,1 @@
+"""The Django app people use: jobs, detections, model versions, pages and the progress socket."""

@@ -1,0 +1,139 @@
+"""Jobs, their per-face detections, their parts (frame ranges of one video) and model versions."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class ModelVersion(models.Model):
+    """A trained model the workers can load: identified by the sha256 of its file."""
+
+    name = models.CharField(max_length=100, unique=True)
+    sha256 = models.CharField(max_length=64)
+    metrics = models.JSONField(default=dict, blank=True)
+    active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sha256[:12]})"
+
+
+class Job(models.Model):
+    """One uploaded image or video and everything learned from it."""
+
+    class Kind(models.TextChoices):
+        IMAGE = "image", "Image"
+        VIDEO = "video", "Video"
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        RUNNING = "RUNNING", "Running"
+        SUCCEEDED = "SUCCEEDED", "Succeeded"
+        FAILED = "FAILED", "Failed"
+        CANCELLED = "CANCELLED", "Cancelled"
+
+    ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING)
+    FINAL_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    original_name = models.CharField(max_length=255, help_text="Shown to the owner only; never used as a path.")
+    upload_name = models.CharField(max_length=100, blank=True, help_text="Stored file name (a UUID) under MEDIA_ROOT/uploads.")
+    size_bytes = models.BigIntegerField(default=0)
+    every_n_frames = models.PositiveIntegerField(default=1)
+    frames_total = models.PositiveIntegerField(default=0)
+    frames_done = models.PositiveIntegerField(default=0)
+    faces_found = models.PositiveIntegerField(default=0)
+    fps = models.FloatField(default=0.0)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL)
+    summary = models.JSONField(default=dict, blank=True)
+    result_frames = models.JSONField(default=list, blank=True, help_text="Frame indexes whose annotated JPEG is kept.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    media_purged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.public_id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+    @property
+    def progress_percent(self) -> int:
+        if not self.frames_total:
+            return 100 if self.status == self.Status.SUCCEEDED else 0
+        return min(100, round(100 * self.frames_done / self.frames_total))
+
+
+class JobPart(models.Model):
+    """A frame range of one long video, processed by its own task on any worker."""
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING", "Pending"
+        RUNNING = "RUNNING", "Running"
+        DONE = "DONE", "Done"
+        FAILED = "FAILED", "Failed"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="parts")
+    index = models.PositiveIntegerField()
+    start_frame = models.PositiveIntegerField()
+    end_frame = models.PositiveIntegerField(help_text="Exclusive.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    frames_done = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="unique_part_per_job")]
+
+
+class Detection(models.Model):
+    """One face in one analysed frame of a job."""
+
+    class Label(models.TextChoices):
+        MALE = "male", "Male"
+        FEMALE = "female", "Female"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="detections")
+    frame_index = models.PositiveIntegerField()
+    face_index = models.PositiveSmallIntegerField()
+    time_seconds = models.FloatField(default=0.0)
+    x = models.IntegerField()
+    y = models.IntegerField()
+    w = models.IntegerField()
+    h = models.IntegerField()
+    label = models.CharField(max_length=6, choices=Label.choices)
+    p_female = models.FloatField()
+    confidence = models.FloatField()
+    track_id = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "frame_index", "face_index"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "frame_index", "face_index"], name="unique_face_per_job_frame")
+        ]

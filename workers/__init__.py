@@ -1,0 +1,1 @@
+"""Celery tasks and management commands around the pure-Python pipeline in workers.pipeline."""
