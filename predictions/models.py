@@ -1,4 +1,4 @@
-"""Jobs, their per-face detections, their parts (frame ranges of one video) and model versions."""
+"""Jobs, their analysed frames and per-face detections, their parts (frame ranges of one video), model versions."""
 
 import uuid
 
@@ -44,7 +44,9 @@ class Job(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     original_name = models.CharField(max_length=255, help_text="Shown to the owner only; never used as a path.")
-    upload_name = models.CharField(max_length=100, blank=True, help_text="Stored file name (a UUID) under MEDIA_ROOT/uploads.")
+    upload_name = models.CharField(
+        max_length=100, blank=True, help_text="Stored file name (a UUID) under MEDIA_ROOT/uploads."
+    )
     size_bytes = models.BigIntegerField(default=0)
     every_n_frames = models.PositiveIntegerField(default=1)
     frames_total = models.PositiveIntegerField(default=0)
@@ -63,10 +65,18 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     media_purged_at = models.DateTimeField(null=True, blank=True)
+    parts_total = models.PositiveIntegerField(default=0, help_text="Frame ranges the video was split into.")
+    finalizing_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set by the one task that merges the parts and finishes the job."
+    )
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["owner", "-created_at"])]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"]),
+            models.Index(fields=["status", "heartbeat_at"]),
+            models.Index(fields=["status", "finished_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.public_id} ({self.status})"
@@ -111,6 +121,26 @@ class JobPart(models.Model):
         ordering = ["job", "index"]
         constraints = [models.UniqueConstraint(fields=["job", "index"], name="unique_part_per_job")]
 
+    def __str__(self) -> str:
+        return f"part {self.index} [{self.start_frame}, {self.end_frame}) of job {self.job_id} ({self.status})"
+
+
+class AnalysedFrame(models.Model):
+    """One analysed frame of a job, with or without faces: the timeline is these rows."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="analysed_frames")
+    frame_index = models.PositiveIntegerField()
+    time_seconds = models.FloatField(default=0.0)
+    faces = models.PositiveSmallIntegerField(default=0)
+    mean_p_female = models.FloatField(null=True, blank=True, help_text="Null when the frame has no face.")
+
+    class Meta:
+        ordering = ["job", "frame_index"]
+        constraints = [models.UniqueConstraint(fields=["job", "frame_index"], name="unique_analysed_frame_per_job")]
+
+    def __str__(self) -> str:
+        return f"frame {self.frame_index} of job {self.job_id}: {self.faces} face(s)"
+
 
 class Detection(models.Model):
     """One face in one analysed frame of a job."""
@@ -137,3 +167,6 @@ class Detection(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["job", "frame_index", "face_index"], name="unique_face_per_job_frame")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.label} {self.p_female:.2f} at frame {self.frame_index} of job {self.job_id}"
