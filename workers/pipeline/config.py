@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 FACE_SIZE = 100  # the study's 100x100 gray crop
+# OpenCV threads per process (cv2.setNumThreads): workers are one process per core, so parallel
+# detection inside a process only fights the other processes for the same cores.
+OPENCV_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -17,8 +20,11 @@ class DetectionSettings:
     detect_width: int | None = 480  # downscale frames wider than this before detecting; None = full size
     redetect_every: int = 10  # full-frame detection every K analysed frames; in between, tracked regions only
     track_margin: float = 0.5  # search margin around a tracked face, as a fraction of its size
+    track_size_ratio: float = 1.5  # a tracked face is searched for at sizes within this factor of its last size
 
 
 # The study's way: full resolution, scale factor 1.1, every frame.
 STUDY_DETECTION = DetectionSettings(scale_factor=1.1, min_neighbors=5, min_size=30, detect_width=None, redetect_every=1)
 DEFAULT_DETECTION = DetectionSettings()
+# Still images: one detection, so it can afford a finer scale step and more pixels than a video frame.
+IMAGE_DETECTION = DetectionSettings(scale_factor=1.1, detect_width=1280, redetect_every=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 
 import cv2
@@ -11,6 +12,8 @@ from .config import DEFAULT_DETECTION, DetectionSettings
 from .types import Box
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
+# Two windows around neighbouring tracked faces can both find the same face; keep it once.
+DUPLICATE_OVERLAP = 0.5
 
 
 @lru_cache(maxsize=1)
@@ -35,6 +38,33 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
 
 
+def _detection_image(gray: np.ndarray, settings: DetectionSettings) -> tuple[np.ndarray, float]:
+    """Return the image detection runs on and the factor from its pixels back to the original's."""
+    height, width = gray.shape[:2]
+    if settings.detect_width and width > settings.detect_width:
+        scale = width / settings.detect_width
+        small = cv2.resize(gray, (settings.detect_width, round(height / scale)), interpolation=cv2.INTER_AREA)
+        return small, scale
+    return gray, 1.0
+
+
+def _run_cascade(
+    cascade: cv2.CascadeClassifier,
+    image: np.ndarray,
+    settings: DetectionSettings,
+    min_size: int,
+    max_size: int = 0,
+) -> list[tuple[int, int, int, int]]:
+    found = cascade.detectMultiScale(
+        image,
+        scaleFactor=settings.scale_factor,
+        minNeighbors=settings.min_neighbors,
+        minSize=(min_size, min_size),
+        maxSize=(max_size, max_size),
+    )
+    return [tuple(int(v) for v in row) for row in found]
+
+
 def detect_faces(
     gray: np.ndarray,
     settings: DetectionSettings = DEFAULT_DETECTION,
@@ -42,19 +72,12 @@ def detect_faces(
 ) -> list[Box]:
     """Find frontal faces in a gray image; detection may run on a downscaled copy, boxes are mapped back."""
     cascade = cascade or _thread_cascade()
-    height, width = gray.shape[:2]
-    scale = 1.0
-    small = gray
-    if settings.detect_width and width > settings.detect_width:
-        scale = width / settings.detect_width
-        small = cv2.resize(gray, (settings.detect_width, round(height / scale)), interpolation=cv2.INTER_AREA)
-    found = cascade.detectMultiScale(
-        small,
-        scaleFactor=settings.scale_factor,
-        minNeighbors=settings.min_neighbors,
-        minSize=(settings.min_size, settings.min_size),
-    )
-    boxes = [_scaled_box(x, y, w, h, scale, width, height) for (x, y, w, h) in found]
+    small, scale = _detection_image(gray, settings)
+    found = _run_cascade(cascade, small, settings, settings.min_size)
+    return _sorted_boxes(_scaled_box(x, y, w, h, scale, gray.shape[1], gray.shape[0]) for (x, y, w, h) in found)
+
+
+def _sorted_boxes(boxes: Iterable[Box]) -> list[Box]:
     return sorted(boxes, key=lambda box: (box.x, box.y))
 
 
@@ -62,6 +85,61 @@ def _scaled_box(x: int, y: int, w: int, h: int, scale: float, width: int, height
     bx, by = round(x * scale), round(y * scale)
     bw, bh = min(round(w * scale), width - bx), min(round(h * scale), height - by)
     return Box(int(bx), int(by), int(bw), int(bh))
+
+
+def overlap(a: Box, b: Box) -> float:
+    """Intersection over the smaller box's area: 1.0 when one box lies inside the other."""
+    ix = max(0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
+    iy = max(0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
+    smaller = min(a.w * a.h, b.w * b.h)
+    return ix * iy / smaller if smaller > 0 else 0.0
+
+
+class VideoFaceDetector:
+    """Detect faces frame after frame: whole-frame detection every ``redetect_every`` analysed frames,
+    and in between only a margin around each face found in the previous analysed frame.
+
+    The tracked state restarts at every frame whose analysed position (index // every_n_frames) is a
+    multiple of redetect_every, so any frame range starting at such a frame gets exactly the
+    detections a whole-video run gets: a long video can be split across workers.
+    """
+
+    def __init__(self, settings: DetectionSettings = DEFAULT_DETECTION, every_n_frames: int = 1) -> None:
+        self.settings = settings
+        self.every_n_frames = every_n_frames
+        self._cascade = load_cascade()
+        self._previous: list[Box] | None = None
+
+    def detect(self, gray: np.ndarray, frame_index: int) -> list[Box]:
+        """Return the face boxes of one analysed frame (frames must come in increasing index order)."""
+        position = frame_index // self.every_n_frames
+        if self._previous is None or position % max(self.settings.redetect_every, 1) == 0:
+            boxes = detect_faces(gray, self.settings, self._cascade)
+        else:
+            boxes = self._search_around(gray, self._previous)
+        self._previous = boxes
+        return boxes
+
+    def _search_around(self, gray: np.ndarray, tracked: list[Box]) -> list[Box]:
+        """Look for each tracked face again in a window around its last box, at sizes near its last size."""
+        small, scale = _detection_image(gray, self.settings)
+        height, width = small.shape[:2]
+        found: list[Box] = []
+        for box in tracked:
+            # Work in detection-image pixels: the same resolution the full detection used.
+            x, y, w, h = box.x / scale, box.y / scale, box.w / scale, box.h / scale
+            margin = self.settings.track_margin * max(w, h)
+            x0, y0 = max(int(x - margin), 0), max(int(y - margin), 0)
+            x1, y1 = min(int(x + w + margin + 1), width), min(int(y + h + margin + 1), height)
+            min_size = max(int(w / self.settings.track_size_ratio), self.settings.min_size)
+            max_size = int(w * self.settings.track_size_ratio) + 1
+            if x1 - x0 < min_size or y1 - y0 < min_size:
+                continue
+            for fx, fy, fw, fh in _run_cascade(self._cascade, small[y0:y1, x0:x1], self.settings, min_size, max_size):
+                candidate = _scaled_box(fx + x0, fy + y0, fw, fh, scale, gray.shape[1], gray.shape[0])
+                if all(overlap(candidate, kept) < DUPLICATE_OVERLAP for kept in found):
+                    found.append(candidate)
+        return _sorted_boxes(found)
 
 
 _cascades: dict[int, cv2.CascadeClassifier] = {}

@@ -112,6 +112,8 @@ class VideoResult:
     every_n_frames: int
     frames: list[FrameResult]
     summary: VideoSummary
+    frames_read: int = 0  # frames the decoder delivered in the requested range (analysed or skipped)
+    stopped_early: bool = False  # the stream ended before the range's end or the container's frame count
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "video", **asdict(self)}

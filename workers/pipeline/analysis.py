@@ -1,0 +1,158 @@
+"""Analyse an image or a video end to end: detect, preprocess, classify all faces of a frame in one batch."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .config import DEFAULT_DETECTION, IMAGE_DETECTION, OPENCV_THREADS, DetectionSettings
+from .detection import VideoFaceDetector, detect_faces, load_cascade, to_gray
+from .errors import AnalysisCancelled, ImageReadError
+from .preprocessing import face_vectors
+from .tracking import assign_tracks, summarize_video
+from .types import FEMALE, MALE, Box, Face, FrameResult, ImageResult, VideoResult
+from .video import FrameReader, probe
+
+logger = logging.getLogger(__name__)
+
+OnFrame = Callable[[FrameResult, np.ndarray], None]
+ShouldStop = Callable[[], bool]
+
+
+def face_from_p_female(box: Box, p_female: float) -> Face:
+    """Build a Face from the model's probability, by the label and confidence conventions of DESIGN.md."""
+    return Face(
+        box=box, label=FEMALE if p_female >= 0.5 else MALE, p_female=p_female, confidence=max(p_female, 1 - p_female)
+    )
+
+
+def read_image(image_or_path: str | Path | bytes | np.ndarray) -> np.ndarray:
+    """Return a BGR or gray array from a path, encoded bytes, or an array given as it is."""
+    if isinstance(image_or_path, np.ndarray):
+        return image_or_path
+    if isinstance(image_or_path, bytes):
+        image = cv2.imdecode(np.frombuffer(image_or_path, dtype=np.uint8), cv2.IMREAD_COLOR)
+        name = "the uploaded bytes"
+    else:
+        # imdecode of the file's bytes instead of imread: it also works for paths OpenCV cannot open.
+        path = Path(image_or_path)
+        try:
+            image = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_COLOR)
+        except OSError as error:
+            raise ImageReadError(f"cannot read the image {path.name!r}: {error.strerror}") from error
+        name = repr(path.name)
+    if image is None:
+        raise ImageReadError(f"{name} is not an image OpenCV can decode")
+    return image
+
+
+class Analyzer:
+    """Find and classify faces with one model; build one per process (cascades are not thread-safe)."""
+
+    def __init__(
+        self,
+        model: Any = None,
+        detection: DetectionSettings = DEFAULT_DETECTION,
+        image_detection: DetectionSettings = IMAGE_DETECTION,
+    ) -> None:
+        # Deliberately one OpenCV thread: on a worker sharing its cores, more threads only contend.
+        cv2.setNumThreads(OPENCV_THREADS)
+        self.model = model if model is not None else default_model()
+        self.detection = detection
+        self.image_detection = image_detection
+        self._cascade = load_cascade()
+
+    def classify(self, gray: np.ndarray, boxes: list[Box]) -> list[Face]:
+        """Classify all faces of one frame with a single batched model call."""
+        if not boxes:
+            return []
+        p_female = self.model.predict_p_female(face_vectors(gray, boxes))
+        return [face_from_p_female(box, float(p)) for box, p in zip(boxes, p_female, strict=True)]
+
+    def analyze_image(self, image_or_path: str | Path | bytes | np.ndarray) -> ImageResult:
+        """Find and classify every face of one image; an image without faces gives ``faces=[]``."""
+        image = read_image(image_or_path)
+        gray = to_gray(image)
+        faces = self.classify(gray, detect_faces(gray, self.image_detection, self._cascade))
+        return ImageResult(width=gray.shape[1], height=gray.shape[0], faces=faces)
+
+    def analyze_video(
+        self,
+        path: str | Path,
+        *,
+        every_n_frames: int = 1,
+        max_frames: int | None = None,
+        start_frame: int = 0,
+        end_frame: int | None = None,
+        on_frame: OnFrame | None = None,
+        should_stop: ShouldStop | None = None,
+    ) -> VideoResult:
+        """Analyse every n-th frame of [start_frame, end_frame), call on_frame for each, then track and sum up."""
+        info = probe(path)
+        reader = FrameReader(
+            path, every_n_frames=every_n_frames, start_frame=start_frame, end_frame=end_frame, max_frames=max_frames
+        )
+        detector = VideoFaceDetector(self.detection, every_n_frames)
+        frames: list[FrameResult] = []
+        for index, time_seconds, bgr in reader:
+            if should_stop is not None and should_stop():
+                raise AnalysisCancelled(f"analysis of {Path(path).name!r} cancelled at frame {index}")
+            gray = to_gray(bgr)
+            frame = FrameResult(
+                index=index, time_seconds=time_seconds, faces=self.classify(gray, detector.detect(gray, index))
+            )
+            frames.append(frame)
+            if on_frame is not None:
+                on_frame(frame, bgr)
+        assign_tracks(frames)
+        return VideoResult(
+            info=info,
+            every_n_frames=every_n_frames,
+            frames=frames,
+            summary=summarize_video(frames, len(frames)),
+            frames_read=reader.frames_read,
+            stopped_early=reader.stopped_early,
+        )
+
+
+_default_model: Any = None
+_default_model_lock = threading.Lock()
+
+
+def default_model() -> Any:
+    """The shipped model, loaded once per process on first use."""
+    global _default_model
+    with _default_model_lock:
+        if _default_model is None:
+            from .model import default_model_dir, load_model
+
+            _default_model = load_model(default_model_dir())
+            logger.info("loaded the default gender model %s", getattr(_default_model, "name", ""))
+        return _default_model
+
+
+_default_analyzers: dict[int, Analyzer] = {}
+
+
+def _default_analyzer() -> Analyzer:
+    """One Analyzer per thread around the default model: cascades must not be shared between threads."""
+    key = threading.get_ident()
+    if key not in _default_analyzers:
+        _default_analyzers[key] = Analyzer()
+    return _default_analyzers[key]
+
+
+def analyze_image(image_or_path: str | Path | bytes | np.ndarray) -> ImageResult:
+    """Analyse one image with the default model; see Analyzer.analyze_image."""
+    return _default_analyzer().analyze_image(image_or_path)
+
+
+def analyze_video(path: str | Path, **options: Any) -> VideoResult:
+    """Analyse one video with the default model; see Analyzer.analyze_video for the options."""
+    return _default_analyzer().analyze_video(path, **options)
