@@ -1,0 +1,49 @@
+# GEN_REC: `make run` starts the whole site on this machine, `make test` runs the test suite.
+PYTHON ?= python3
+VENV ?= $(or $(GENREC_VENV),.venv)
+BIN := $(VENV)/bin
+RUN_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: run test install-dev chromium lint format migrations-check bench
+
+run:
+	$(PYTHON) scripts/run.py $(RUN_ARGS)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+install-dev: $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+
+# The browser test drives Debian's chromium; without it (no apt, not root) that test skips and says why.
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then \
+		echo "chromium: $$(command -v chromium)"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	else \
+		echo "chromium is not installed and cannot be installed here: the browser test will skip"; \
+	fi
+
+test: install-dev chromium
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Settings refuse to load without a secret unless DEBUG is on; these commands need none.
+migrations-check: install-dev
+	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+
+bench: install-dev
+	@for script in bench/bench_*.py; do \
+		echo "== $$script"; \
+		$(BIN)/python "$$script" || exit 1; \
+	done
