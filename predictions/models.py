@@ -1,9 +1,23 @@
 """Jobs, their analysed frames and per-face detections, their parts (frame ranges of one video), model versions."""
 
 import uuid
+from pathlib import Path
 
 from django.conf import settings
 from django.db import models
+
+UPLOADS_FOLDER = "uploads"
+RESULTS_FOLDER = "results"
+
+
+def uploads_dir() -> Path:
+    """Where uploads wait for their job: MEDIA_ROOT/uploads (read at call time: tests move MEDIA_ROOT)."""
+    return Path(settings.MEDIA_ROOT) / UPLOADS_FOLDER
+
+
+def results_root() -> Path:
+    """Where annotated result frames live, one folder per job: MEDIA_ROOT/results."""
+    return Path(settings.MEDIA_ROOT) / RESULTS_FOLDER
 
 
 class ModelVersion(models.Model):
@@ -84,6 +98,20 @@ class Job(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def upload_path(self) -> Path | None:
+        """The stored upload (it may already be deleted), or None when the job never had one."""
+        return uploads_dir() / self.upload_name if self.upload_name else None
+
+    @property
+    def results_dir(self) -> Path:
+        """The folder of this job's annotated result frames."""
+        return results_root() / str(self.public_id)
+
+    def result_frame_path(self, frame_index: int) -> Path:
+        """Where the annotated JPEG of one analysed frame is kept."""
+        return self.results_dir / f"{int(frame_index)}.jpg"
 
     @property
     def duration_seconds(self) -> float | None:

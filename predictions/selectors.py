@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
-from django.shortcuts import get_object_or_404
+from pathlib import Path
+from typing import Any
 
+from django.db.models import Max, QuerySet
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+
+from .events import face_dict, timeline_point
 from .models import Job
+
+RESULT_COLUMNS = (
+    "frame_index",
+    "time_seconds",
+    "face_index",
+    "x",
+    "y",
+    "w",
+    "h",
+    "label",
+    "p_female",
+    "confidence",
+    "track_id",
+)
 
 
 def job_list_for_user(*, user) -> QuerySet[Job]:
@@ -16,3 +35,107 @@ def job_list_for_user(*, user) -> QuerySet[Job]:
 def job_get_for_user(*, user, public_id) -> Job:
     """One of the user's jobs, or Http404 (never 403: ids of others must not be confirmed)."""
     return get_object_or_404(Job, owner=user, public_id=public_id)
+
+
+def job_frame_path(job: Job, frame_index: int) -> Path | None:
+    """The annotated JPEG of a kept result frame of this job, or None (not kept, not written yet, or purged)."""
+    if frame_index not in job.result_frames:
+        return None
+    path = job.result_frame_path(frame_index)
+    return path if path.is_file() else None
+
+
+def job_frame_url(job: Job, frame_index: int) -> str:
+    """The owner-checked URL of one kept result frame."""
+    return reverse("job-frame", kwargs={"public_id": job.public_id, "frame_index": frame_index})
+
+
+def job_urls(job: Job) -> dict[str, str]:
+    """The URLs the job page needs."""
+    kwargs = {"public_id": job.public_id}
+    return {
+        "page": reverse("job-detail", kwargs=kwargs),
+        "json": reverse("job-result-json", kwargs=kwargs),
+        "csv": reverse("job-result-csv", kwargs=kwargs),
+        "cancel": reverse("job-cancel", kwargs=kwargs),
+        "delete": reverse("job-delete", kwargs=kwargs),
+        "socket": f"/ws/jobs/{job.public_id}/",
+    }
+
+
+def job_timeline(job: Job) -> list[list]:
+    """Every analysed frame in order, with or without faces: ``[frame_index, time_seconds, mean_p_female, n_faces]``."""
+    rows = job.analysed_frames.order_by("frame_index").values_list(
+        "frame_index", "time_seconds", "mean_p_female", "faces"
+    )
+    return [
+        timeline_point(frame_index=index, time_seconds=seconds, mean_p_female=mean, faces=faces)
+        for index, seconds, mean, faces in rows
+    ]
+
+
+def job_latest_faces(job: Job) -> list[dict]:
+    """The faces of the latest analysed frame (the newest state of the video)."""
+    latest = job.analysed_frames.aggregate(latest=Max("frame_index"))["latest"]
+    if latest is None:
+        return []
+    return [
+        face_dict(
+            box=(detection.x, detection.y, detection.w, detection.h),
+            label=detection.label,
+            p_female=detection.p_female,
+            confidence=detection.confidence,
+            track_id=detection.track_id,
+        )
+        for detection in job.detections.filter(frame_index=latest).order_by("face_index")
+    ]
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def job_snapshot(job: Job) -> dict[str, Any]:
+    """Everything the job page renders, from the database (DESIGN.md, "The job snapshot")."""
+    duration = job.duration_seconds
+    return {
+        "id": str(job.public_id),
+        "kind": job.kind,
+        "status": job.status,
+        "original_name": job.original_name,
+        "every_n_frames": job.every_n_frames,
+        "fps": job.fps,
+        "width": job.width,
+        "height": job.height,
+        "frames_total": job.frames_total,
+        "frames_done": job.frames_done,
+        "faces_found": job.faces_found,
+        "progress": job.progress_percent,
+        "error": job.error,
+        "created_at": _iso(job.created_at),
+        "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
+        "duration_seconds": None if duration is None else round(duration, 3),
+        "timeline": job_timeline(job),
+        "latest_faces": job_latest_faces(job),
+        "result_frames": [
+            {"index": index, "url": job_frame_url(job, index)}
+            for index in job.result_frames
+            if job_frame_path(job, index) is not None
+        ],
+        "summary": job.summary,
+        "urls": job_urls(job),
+    }
+
+
+def job_result_rows(job: Job) -> list[dict[str, Any]]:
+    """One row per detected face, in frame order, with the columns of RESULT_COLUMNS (JSON and CSV alike)."""
+    return list(job.detections.order_by("frame_index", "face_index").values(*RESULT_COLUMNS))
+
+
+def job_result_document(job: Job) -> dict[str, Any]:
+    """The downloadable JSON result: the snapshot without page links, plus every detection."""
+    document = job_snapshot(job)
+    document.pop("urls")
+    document["detections"] = job_result_rows(job)
+    return document

@@ -1,0 +1,214 @@
+"""Runs one job (or one part of a split video) on a worker: pipeline in, batched rows, kept frames and events out."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import cv2
+import numpy as np
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+
+from genrec_site.celery import app as celery_app
+from predictions import events, services
+from predictions.models import Job, JobPart
+from predictions.selectors import job_frame_url
+from workers.pipeline.analysis import Analyzer, read_image
+from workers.pipeline.annotation import annotate
+from workers.pipeline.config import DEFAULT_DETECTION
+from workers.pipeline.errors import AnalysisCancelled, PipelineError
+from workers.pipeline.model import GenderModel, ModelIntegrityError, load_model
+from workers.pipeline.types import FrameResult
+from workers.pipeline.video import probe
+
+logger = logging.getLogger(__name__)
+
+JPEG_QUALITY = 85
+CANCEL_CHECK_SECONDS = 1.0  # should_stop() reads the database at most this often
+INSPECT_TIMEOUT_SECONDS = 1.0
+FALLBACK_SPLIT_PARTS = 2
+UNEXPECTED_ERROR = "Something went wrong while analysing this file; the error was logged for the administrators."
+MODEL_ERROR = "The gender model could not be loaded on the worker; the administrators were told."
+
+_model: GenderModel | None = None
+_model_lock = threading.Lock()
+_analyzers = threading.local()
+
+
+def shared_model() -> GenderModel:
+    """The model of settings.GENREC_MODEL_DIR, loaded once per worker process on first use."""
+    global _model
+    with _model_lock:
+        if _model is None:
+            _model = load_model(settings.GENREC_MODEL_DIR)
+            logger.info("Loaded model %s (%s)", _model.name, _model.sha256[:12])
+        return _model
+
+
+def thread_analyzer() -> Analyzer:
+    """One Analyzer per worker thread around the shared model: OpenCV cascades must not cross threads."""
+    model = shared_model()
+    analyzer = getattr(_analyzers, "analyzer", None)
+    if analyzer is None or analyzer.model is not model:
+        analyzer = _analyzers.analyzer = Analyzer(model=model, detection=DEFAULT_DETECTION)
+    return analyzer
+
+
+def soft_time_limit_message() -> str:
+    """The owner's message for a job stopped by the soft time limit."""
+    return f"Processing took longer than {math.ceil(settings.GENREC_JOB_SOFT_TIME_LIMIT / 60)} minutes and was stopped."
+
+
+@contextmanager
+def failures_recorded(job: Job) -> Iterator[None]:
+    """Turn whatever stops a run into the job's final state, and delete the upload once the job has ended."""
+    try:
+        yield
+    except AnalysisCancelled:
+        logger.info("Job %s stopped: cancelled or taken over", job.public_id)
+    except SoftTimeLimitExceeded:
+        services.job_fail(job=job, error=soft_time_limit_message())
+    except ModelIntegrityError:
+        logger.exception("Job %s: the model did not load", job.public_id)
+        services.job_fail(job=job, error=MODEL_ERROR)
+    except PipelineError as error:
+        services.job_fail(job=job, error=str(error))
+    except Exception:
+        logger.exception("Job %s failed unexpectedly", job.public_id)
+        services.job_fail(job=job, error=UNEXPECTED_ERROR)
+    finally:
+        job.refresh_from_db(fields=["status"])
+        if job.status in Job.FINAL_STATUSES:
+            services.upload_delete(job=job)
+
+
+def split_parts_wanted() -> int:
+    """How many parts a long video becomes: GENREC_SPLIT_PARTS, or the worker processes that answer right now."""
+    if settings.GENREC_SPLIT_PARTS > 0:
+        return settings.GENREC_SPLIT_PARTS
+    try:
+        stats = celery_app.control.inspect(timeout=INSPECT_TIMEOUT_SECONDS).stats() or {}
+    except Exception:
+        logger.warning("Could not ask the workers how many they are", exc_info=True)
+        stats = {}
+    processes = sum(int(worker.get("pool", {}).get("max-concurrency", 1)) for worker in stats.values())
+    return processes if processes > 1 else FALLBACK_SPLIT_PARTS
+
+
+def run_job(job: Job) -> None:
+    """Analyse a claimed job: an image at once; a video as one part here, or as parts queued for any worker."""
+    services.job_use_model(job=job, model=shared_model())
+    if job.kind == Job.Kind.IMAGE:
+        run_image(job)
+        return
+    info = probe(job.upload_path)
+    parts_wanted = split_parts_wanted() if services.video_needs_split(job=job, info=info) else 1
+    parts = services.job_plan_video(
+        job=job, info=info, parts=parts_wanted, redetect_every=DEFAULT_DETECTION.redetect_every
+    )
+    if len(parts) > 1:
+        services.job_parts_enqueue(parts=parts)
+        return
+    part = services.part_claim(part_id=parts[0].pk)
+    if part is not None:
+        run_part(part)
+
+
+def run_image(job: Job) -> None:
+    """Analyse one image, keep its annotated copy and finish the job."""
+    services.job_plan_image(job=job)
+    bgr = read_image(job.upload_path)
+    faces = thread_analyzer().analyze_image(bgr).faces
+    recorder = FrameRecorder(job)
+    recorder.on_frame(FrameResult(index=0, time_seconds=0.0, faces=faces), bgr)
+    recorder.close()
+    services.job_finish(job=job)
+
+
+def run_part(part: JobPart) -> None:
+    """Analyse one claimed frame range; the part that completes the set merges and finishes the job."""
+    job = part.job
+    recorder = FrameRecorder(job, part)
+    thread_analyzer().analyze_video(
+        job.upload_path,
+        every_n_frames=job.every_n_frames,
+        start_frame=part.start_frame,
+        end_frame=None if services.part_is_last(part) else part.end_frame,
+        on_frame=recorder.on_frame,
+        should_stop=recorder.should_stop,
+    )
+    recorder.close()
+    if services.job_part_done(part=part):
+        services.job_finish(job=job)
+
+
+class FrameRecorder:
+    """The on_frame / should_stop pair of one run: batches rows, keeps the planned JPEGs, sends throttled progress."""
+
+    def __init__(self, job: Job, part: JobPart | None = None) -> None:
+        self.job = job
+        self.part = part
+        self.kept_frames = set(job.result_frames)
+        self.buffer: list[FrameResult] = []
+        self.stopped = False
+        self.throttle = events.ProgressThrottle(
+            job.public_id, per_second=settings.GENREC_PROGRESS_EVENTS_PER_SECOND / max(job.parts_total, 1)
+        )
+        self._last_flush = self._last_check = time.monotonic()
+
+    def on_frame(self, frame: FrameResult, bgr: np.ndarray) -> None:
+        """Called by the pipeline for every analysed frame."""
+        latest_frame_url = self._keep_frame(frame, bgr)
+        self.throttle.add(
+            points=[events.frame_point(frame)],
+            latest_faces=events.frame_faces(frame),
+            latest_frame_url=latest_frame_url,
+        )
+        self.buffer.append(frame)
+        due = time.monotonic() - self._last_flush >= settings.GENREC_RESULT_FLUSH_SECONDS
+        if due or len(self.buffer) >= settings.GENREC_RESULT_FLUSH_FRAMES:
+            self.flush()
+
+    def should_stop(self) -> bool:
+        """True once the job was cancelled (or this part taken away); reads the database at most once a second."""
+        now = time.monotonic()
+        if not self.stopped and now - self._last_check >= CANCEL_CHECK_SECONDS:
+            self._last_check = now
+            self.stopped = not services.job_is_running(job=self.job, part=self.part)
+        return self.stopped
+
+    def flush(self, *, final: bool = False) -> None:
+        """Write the buffered frames in one transaction and offer a progress event to the throttle."""
+        counters = None
+        if self.buffer:
+            counters = services.job_record_frames(job=self.job, frames=self.buffer, part=self.part)
+            self.buffer = []
+            self._last_flush = time.monotonic()
+            if counters is None:
+                self.stopped = True
+                raise AnalysisCancelled(f"job {self.job.public_id} is no longer running")
+        if counters is None:
+            if not final:
+                return
+            counters = services.job_counters(job=self.job)
+        self.throttle.send(**counters, force=final)
+
+    def close(self) -> None:
+        """Write what is left and send the last progress event of this run."""
+        self.flush(final=True)
+
+    def _keep_frame(self, frame: FrameResult, bgr: np.ndarray) -> str | None:
+        """Encode the annotated frame once if it is one the result page shows; its URL, else None."""
+        if frame.index not in self.kept_frames:
+            return None
+        path = self.job.result_frame_path(frame.index)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not cv2.imwrite(str(path), annotate(bgr, frame.faces), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
+            logger.warning("Could not write the result frame %s", path)
+            return None
+        return job_frame_url(self.job, frame.index)

@@ -1,0 +1,46 @@
+"""Celery tasks: thin wrappers that claim a job (or part) by id and hand it to the runner and services."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from predictions import services
+from workers import runner
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="workers.tasks.process_job")
+def process_job(job_id: int) -> None:
+    """Analyse one uploaded image or video (a long video is split into parts queued for any worker)."""
+    job = services.job_claim(job_id=job_id)
+    if job is None:
+        logger.info("Job %s is not claimable (already taken, ended or deleted)", job_id)
+        return
+    with runner.failures_recorded(job):
+        runner.run_job(job)
+
+
+@shared_task(name="workers.tasks.process_job_part")
+def process_job_part(part_id: int) -> None:
+    """Analyse one frame range of a split video; the last part to finish merges and finishes the job."""
+    part = services.part_claim(part_id=part_id)
+    if part is None:
+        logger.info("Part %s is not claimable (already taken, or its job ended)", part_id)
+        return
+    with runner.failures_recorded(part.job):
+        runner.run_part(part)
+
+
+@shared_task(name="workers.tasks.media_purge_expired")
+def media_purge_expired() -> int:
+    """Beat: remove uploads and result frames that job states say are no longer needed."""
+    return services.media_purge_expired()
+
+
+@shared_task(name="workers.tasks.jobs_reap_stale")
+def jobs_reap_stale() -> list[int]:
+    """Beat: re-queue or fail RUNNING jobs whose worker stopped heartbeating."""
+    return list(services.jobs_reap_stale())
