@@ -1,0 +1,28 @@
+"""Forms of the site: sign up and the upload's options."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import UserCreationForm
+
+# The sampling choices offered on Try it now; any value in range is accepted from the API.
+EVERY_N_FRAMES_CHOICES = (1, 2, 3, 5, 10, 15, 30)
+EVERY_N_FRAMES_MAX = 300
+
+
+class SignupForm(UserCreationForm):
+    """A new account: user name and password twice (Django's own checks)."""
+
+    class Meta(UserCreationForm.Meta):
+        fields = ("username",)
+
+
+class UploadOptionsForm(forms.Form):
+    """The options sent with an upload; the file itself is checked by predictions.validators."""
+
+    every_n_frames = forms.IntegerField(required=False, min_value=1, max_value=EVERY_N_FRAMES_MAX)
+
+    def clean_every_n_frames(self) -> int:
+        value = self.cleaned_data.get("every_n_frames")
+        return value or settings.GENREC_DEFAULT_EVERY_N_FRAMES

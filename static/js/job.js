@@ -1,0 +1,362 @@
+/* Follows one job live: renders its snapshot, applies websocket progress, reconnects with backoff and resyncs. */
+(function () {
+  "use strict";
+
+  const FINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
+  const STATUS_TEXT = { PENDING: "Waiting", RUNNING: "Running", SUCCEEDED: "Done", FAILED: "Failed", CANCELLED: "Cancelled" };
+  const BACKOFF_FIRST_MS = 500;
+  const BACKOFF_MAX_MS = 30000;
+  // Close codes the server uses to refuse a socket: retrying cannot help.
+  const REFUSED_CODES = new Set([4401, 4403, 4404]);
+
+  const percent = (value) => (value === null || value === undefined ? "—" : Math.round(value * 100) + "%");
+  const fixed = (value, digits) => (value === null || value === undefined ? "—" : Number(value).toFixed(digits));
+
+  function labelCell(label) {
+    const cell = document.createElement("td");
+    const span = document.createElement("span");
+    span.className = label === "female" ? "label-female" : label === "male" ? "label-male" : "muted";
+    span.textContent = label ? label.charAt(0).toUpperCase() + label.slice(1) : "—";
+    cell.appendChild(span);
+    return cell;
+  }
+
+  function textCell(text, numeric) {
+    const cell = document.createElement("td");
+    cell.textContent = text;
+    if (numeric) cell.className = "num";
+    return cell;
+  }
+
+  function headerRow(names) {
+    const row = document.createElement("tr");
+    for (const [name, numeric] of names) {
+      const th = document.createElement("th");
+      th.scope = "col";
+      th.textContent = name;
+      if (numeric) th.className = "num";
+      row.appendChild(th);
+    }
+    return row;
+  }
+
+  class JobView {
+    constructor(panel, job) {
+      this.panel = panel;
+      this.job = job;
+      this.socket = null;
+      this.attempt = 0;
+      this.retryTimer = null;
+      this.stopped = false;
+      const svg = panel.querySelector("[data-timeline]");
+      this.timeline = svg && window.GenrecTimeline ? new window.GenrecTimeline(svg) : null;
+    }
+
+    $(selector) {
+      return this.panel.querySelector(selector);
+    }
+
+    field(name) {
+      return this.panel.querySelector('[data-field="' + name + '"]');
+    }
+
+    start() {
+      this.panel.hidden = false;
+      this.renderAll();
+      if (!FINAL.has(this.job.status)) this.connect();
+    }
+
+    stop() {
+      this.stopped = true;
+      window.clearTimeout(this.retryTimer);
+      if (this.socket) this.socket.close();
+    }
+
+    connect() {
+      if (this.stopped) return;
+      const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+      const socket = new WebSocket(scheme + window.location.host + this.job.urls.socket);
+      this.socket = socket;
+      this.setConnection("Connecting…");
+      socket.addEventListener("open", () => {
+        this.attempt = 0;
+        this.setConnection("Live");
+      });
+      socket.addEventListener("message", (event) => this.onMessage(JSON.parse(event.data)));
+      socket.addEventListener("close", (event) => this.onClose(event));
+    }
+
+    onMessage(message) {
+      if (message.type === "snapshot" || message.type === "finished") {
+        this.job = message.job;
+        this.renderAll();
+        if (message.type === "finished" || FINAL.has(this.job.status)) this.finish();
+      } else if (message.type === "progress") {
+        this.applyProgress(message);
+      }
+    }
+
+    applyProgress(message) {
+      const job = this.job;
+      job.frames_done = Math.max(job.frames_done || 0, message.frames_done);
+      job.frames_total = message.frames_total || job.frames_total;
+      job.faces_found = message.faces_found;
+      job.status = job.status === "PENDING" ? "RUNNING" : job.status;
+      job.progress = job.frames_total ? Math.min(100, Math.round((100 * job.frames_done) / job.frames_total)) : 0;
+      if (message.latest_faces) job.latest_faces = message.latest_faces;
+      if (this.timeline && message.points && message.points.length) {
+        this.timeline.framesTotal = job.frames_total;
+        this.timeline.add(message.points);
+      }
+      this.renderProgress();
+      if (message.latest_frame_url) this.showLatestFrame(message.latest_frame_url, message.points);
+    }
+
+    finish() {
+      this.stopped = true;
+      this.setConnection("");
+      if (this.socket && this.socket.readyState <= WebSocket.OPEN) this.socket.close();
+    }
+
+    onClose(event) {
+      this.socket = null;
+      if (this.stopped) return;
+      if (REFUSED_CODES.has(event.code)) {
+        this.setConnection("");
+        this.showError("Live updates are not available for this job. Reload the page; you may need to log in again.");
+        return;
+      }
+      this.attempt += 1;
+      const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (this.attempt - 1)) * (0.75 + Math.random() * 0.5);
+      this.setConnection("Reconnecting in " + Math.ceil(delay / 1000) + " s…");
+      this.retryTimer = window.setTimeout(() => this.resync(), delay);
+    }
+
+    /** Ask the database for the truth before reopening the socket, so nothing missed while away is lost. */
+    async resync() {
+      try {
+        const response = await fetch(this.panel.dataset.apiBase + this.job.id + "/", {
+          headers: { Accept: "application/json" },
+          credentials: "same-origin",
+        });
+        if (response.status === 401 || response.status === 404) {
+          this.stopped = true;
+          this.setConnection("");
+          this.showError("This job is no longer available to you. Log in again, or it may have been deleted.");
+          return;
+        }
+        if (response.ok) {
+          this.job = (await response.json()).job;
+          this.renderAll();
+          if (FINAL.has(this.job.status)) {
+            this.finish();
+            return;
+          }
+        }
+      } catch (error) {
+        // Offline for now: the socket attempt below backs off again.
+      }
+      this.connect();
+    }
+
+    setConnection(text) {
+      const node = this.field("connection");
+      if (node) node.textContent = text;
+    }
+
+    showError(text) {
+      const node = this.field("error");
+      node.textContent = text;
+      node.hidden = !text;
+    }
+
+    renderAll() {
+      const job = this.job;
+      this.field("original_name").textContent = job.original_name;
+      this.field("kind").textContent = job.kind === "video" ? "Video" : "Image";
+      this.field("dimensions").textContent = job.width && job.height ? job.width + " × " + job.height : "";
+      this.field("sampling").textContent =
+        job.kind === "video" ? (job.every_n_frames > 1 ? "every " + job.every_n_frames + "th frame" : "every frame") : "";
+      for (const link of this.panel.querySelectorAll("[data-link]")) {
+        const url = job.urls[link.dataset.link];
+        if (url) link.setAttribute("href", url);
+      }
+      for (const form of this.panel.querySelectorAll("form[data-action]")) {
+        const url = job.urls[form.dataset.action];
+        if (url) form.setAttribute("action", url);
+      }
+      this.$('form[data-action="cancel"]').hidden = FINAL.has(job.status);
+      if (this.timeline) this.timeline.reset(job.timeline, job.frames_total, job.fps);
+      this.$("[data-timeline-block]").hidden = job.kind !== "video";
+      this.showError(job.status === "FAILED" ? "This job failed: " + (job.error || "no reason was recorded.") : "");
+      this.renderProgress();
+      const frames = job.result_frames || [];
+      if (frames.length && !FINAL.has(job.status)) this.showLatestFrame(frames[frames.length - 1].url);
+      this.renderResults();
+    }
+
+    renderProgress() {
+      const job = this.job;
+      const status = this.field("status");
+      status.textContent = STATUS_TEXT[job.status] || job.status;
+      status.dataset.status = job.status;
+      const value = job.status === "SUCCEEDED" ? 100 : job.progress || 0;
+      const bar = this.$("[data-progress]");
+      bar.setAttribute("aria-valuenow", String(value));
+      bar.dataset.state = job.status;
+      bar.querySelector(".progress-fill").style.width = value + "%";
+      this.field("progress").textContent = value + "%";
+      const unit = job.kind === "video" ? " frames analysed" : job.frames_total === 1 ? " image" : " frames";
+      this.field("frames").textContent = (job.frames_done || 0) + " / " + (job.frames_total || "?") + unit;
+      this.field("faces").textContent = (job.faces_found || 0) + (job.faces_found === 1 ? " face" : " faces") + " found";
+    }
+
+    showLatestFrame(url, points) {
+      const figure = this.$("[data-latest-frame]");
+      const image = this.$("[data-latest-frame-img]");
+      if (image.getAttribute("src") !== url) image.setAttribute("src", url);
+      const last = points && points.length ? points[points.length - 1] : null;
+      this.$("[data-latest-frame-caption]").textContent =
+        "Latest annotated frame" + (last ? " · frame " + last[0] + " at " + Number(last[1]).toFixed(1) + " s" : "");
+      figure.hidden = FINAL.has(this.job.status);
+    }
+
+    renderResults() {
+      const job = this.job;
+      const done = job.status === "SUCCEEDED";
+      this.$("[data-results]").hidden = !done;
+      if (!done) return;
+      this.$("[data-latest-frame]").hidden = true;
+      this.renderSummary();
+      this.renderFaces();
+      this.renderGallery();
+    }
+
+    renderSummary() {
+      const job = this.job;
+      const summary = job.summary || {};
+      const list = this.$("[data-summary]");
+      list.replaceChildren();
+      const add = (term, value) => {
+        const item = document.createElement("div");
+        item.className = "stat";
+        const dt = document.createElement("dt");
+        dt.textContent = term;
+        const dd = document.createElement("dd");
+        dd.textContent = value;
+        item.append(dt, dd);
+        list.appendChild(item);
+      };
+      const label = summary.label || (job.faces_found ? null : "no face");
+      add(job.kind === "video" ? "Video label" : "Faces", job.kind === "video" ? label || "—" : String(job.faces_found || 0));
+      if (job.kind === "video") {
+        add("Mean confidence", percent(summary.mean_confidence));
+        add("Std. of confidence", percent(summary.std_confidence));
+        add("Frames analysed", String(summary.frames_analyzed ?? job.frames_done));
+        add("Frames with faces", String(summary.frames_with_faces ?? "—"));
+        add("What was analysed", job.every_n_frames > 1 ? "every " + job.every_n_frames + "th frame" : "every frame");
+      }
+      if (job.duration_seconds !== null && job.duration_seconds !== undefined) add("Took", fixed(job.duration_seconds, 1) + " s");
+    }
+
+    renderFaces() {
+      const job = this.job;
+      const table = this.$("[data-faces-table]");
+      const head = table.querySelector("thead");
+      const body = table.querySelector("tbody");
+      head.replaceChildren();
+      body.replaceChildren();
+      const persons = (job.summary && job.summary.persons) || [];
+      const heading = this.$("[data-faces-heading]");
+      if (job.kind === "video") {
+        heading.textContent = "Persons (faces followed across frames)";
+        head.appendChild(headerRow([["Person"], ["Label"], ["Mean confidence", true], ["Std.", true], ["Frames seen", true], ["First – last frame", true]]));
+        for (const person of persons) {
+          const row = document.createElement("tr");
+          row.append(
+            textCell("#" + person.track_id),
+            labelCell(person.label),
+            textCell(percent(person.mean_confidence), true),
+            textCell(percent(person.std_confidence), true),
+            textCell(String(person.frames_seen), true),
+            textCell(person.first_frame + " – " + person.last_frame, true),
+          );
+          body.appendChild(row);
+        }
+      } else {
+        heading.textContent = "Faces";
+        head.appendChild(headerRow([["Face"], ["Label"], ["Confidence", true], ["P(female)", true], ["Box (x, y, w, h)", true]]));
+        const faces = (job.summary && job.summary.faces) || job.latest_faces || [];
+        faces.forEach((face, position) => {
+          const row = document.createElement("tr");
+          const box = Array.isArray(face.box) ? face.box : [face.box.x, face.box.y, face.box.w, face.box.h];
+          row.append(
+            textCell("#" + (position + 1)),
+            labelCell(face.label),
+            textCell(percent(face.confidence), true),
+            textCell(fixed(face.p_female, 3), true),
+            textCell(box.join(", "), true),
+          );
+          body.appendChild(row);
+        });
+      }
+      if (!body.children.length) {
+        const row = document.createElement("tr");
+        const cell = textCell(job.kind === "video" ? "No face was found in the analysed frames." : "No face was found in this image.");
+        cell.colSpan = head.querySelectorAll("th").length || 1;
+        cell.className = "muted";
+        row.appendChild(cell);
+        body.appendChild(row);
+      }
+    }
+
+    renderGallery() {
+      const job = this.job;
+      const gallery = this.$("[data-gallery]");
+      const frames = job.result_frames || [];
+      gallery.replaceChildren();
+      gallery.classList.toggle("gallery-single", job.kind !== "video");
+      this.$("[data-gallery-heading]").textContent = job.kind === "video" ? "Annotated frames" : "Annotated image";
+      this.$("[data-gallery-heading]").hidden = !frames.length;
+      for (const frame of frames) {
+        const figure = document.createElement("figure");
+        const link = document.createElement("a");
+        link.href = frame.url;
+        const image = document.createElement("img");
+        image.src = frame.url;
+        image.loading = "lazy";
+        image.alt = job.kind === "video" ? "Annotated frame " + frame.index : "Annotated image";
+        link.appendChild(image);
+        figure.appendChild(link);
+        if (job.kind === "video") {
+          const caption = document.createElement("figcaption");
+          caption.textContent = "Frame " + frame.index + (job.fps ? " · " + (frame.index / job.fps).toFixed(1) + " s" : "");
+          figure.appendChild(caption);
+        }
+        gallery.appendChild(figure);
+      }
+    }
+  }
+
+  window.GenrecJob = {
+    /** Show a job in a panel and follow it until it ends; returns the view (call .stop() to leave it). */
+    follow(panel, job) {
+      const view = new JobView(panel, job);
+      view.start();
+      return view;
+    },
+  };
+
+  // Destructive forms ask first; one listener serves every panel, however often it is reused.
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
+
+  // The job page: start from the snapshot rendered into the page.
+  document.addEventListener("DOMContentLoaded", () => {
+    const data = document.getElementById("job-snapshot");
+    const panel = document.querySelector("[data-job-panel]");
+    if (data && panel) window.GenrecJob.follow(panel, JSON.parse(data.textContent));
+  });
+})();

@@ -1,0 +1,133 @@
+/* The P(female) timeline of a video job, drawn in SVG; points are [frame_index, time_seconds, p_female|null, n_faces]. */
+(function () {
+  "use strict";
+
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const WIDTH = 640;
+  const HEIGHT = 200;
+  const PAD = { left: 40, right: 12, top: 12, bottom: 28 };
+  const PLOT_W = WIDTH - PAD.left - PAD.right;
+  const PLOT_H = HEIGHT - PAD.top - PAD.bottom;
+
+  function element(name, attributes, text) {
+    const node = document.createElementNS(SVG_NS, name);
+    for (const [key, value] of Object.entries(attributes || {})) node.setAttribute(key, value);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function formatSeconds(seconds) {
+    if (seconds < 60) return seconds.toFixed(seconds < 10 ? 1 : 0) + " s";
+    const minutes = Math.floor(seconds / 60);
+    return minutes + ":" + String(Math.round(seconds % 60)).padStart(2, "0");
+  }
+
+  class Timeline {
+    constructor(svg) {
+      this.svg = svg;
+      this.points = new Map(); // frame_index -> [time_seconds, p_female|null, n_faces]
+      this.framesTotal = 0;
+      this.fps = 0;
+      this.pending = false;
+    }
+
+    /** Replace every point (a snapshot) and the video's length. */
+    reset(points, framesTotal, fps) {
+      this.points.clear();
+      this.framesTotal = framesTotal || 0;
+      this.fps = fps || 0;
+      this.add(points || []);
+    }
+
+    /** Add points as they arrive; frames already known are overwritten, so a resync never doubles a point. */
+    add(points) {
+      for (const [index, time, pFemale, faces] of points) this.points.set(index, [time, pFemale, faces]);
+      this.scheduleDraw();
+    }
+
+    scheduleDraw() {
+      if (this.pending) return;
+      this.pending = true;
+      window.requestAnimationFrame(() => {
+        this.pending = false;
+        this.draw();
+      });
+    }
+
+    lastFrame() {
+      let last = 0;
+      for (const index of this.points.keys()) last = Math.max(last, index);
+      return Math.max(last + 1, this.framesTotal);
+    }
+
+    draw() {
+      const svg = this.svg;
+      while (svg.firstChild) svg.removeChild(svg.firstChild);
+      const span = this.lastFrame();
+      const x = (index) => PAD.left + (span > 1 ? (index / (span - 1)) * PLOT_W : PLOT_W / 2);
+      const y = (p) => PAD.top + (1 - p) * PLOT_H;
+
+      svg.appendChild(element("rect", { x: PAD.left, y: y(1), width: PLOT_W, height: PLOT_H / 2, class: "band-female" }));
+      svg.appendChild(element("rect", { x: PAD.left, y: y(0.5), width: PLOT_W, height: PLOT_H / 2, class: "band-male" }));
+      svg.appendChild(element("line", { x1: PAD.left, x2: PAD.left + PLOT_W, y1: y(0.5), y2: y(0.5), class: "midline" }));
+      svg.appendChild(element("line", { x1: PAD.left, x2: PAD.left + PLOT_W, y1: y(0), y2: y(0), class: "axis" }));
+      for (const [p, label] of [[1, "1.0"], [0.5, "0.5"], [0, "0.0"]]) {
+        svg.appendChild(element("text", { x: PAD.left - 6, y: y(p) + 4, "text-anchor": "end", class: "axis-text" }, label));
+      }
+      svg.appendChild(element("text", { x: PAD.left + 6, y: y(1) + 13, class: "axis-text" }, "female"));
+      svg.appendChild(element("text", { x: PAD.left + 6, y: y(0) - 5, class: "axis-text" }, "male"));
+      const endLabel = this.fps > 0 ? formatSeconds(span / this.fps) : "frame " + span;
+      svg.appendChild(element("text", { x: PAD.left, y: HEIGHT - 8, class: "axis-text" }, this.fps > 0 ? "0 s" : "frame 0"));
+      svg.appendChild(element("text", { x: PAD.left + PLOT_W, y: HEIGHT - 8, "text-anchor": "end", class: "axis-text" }, endLabel));
+
+      // One value per pixel column: a long video stays cheap to redraw however many frames it has.
+      const columns = new Map();
+      const gaps = new Set();
+      let lastIndex = -1;
+      for (const [index, [, pFemale]] of this.points) {
+        const column = Math.round(x(index));
+        lastIndex = Math.max(lastIndex, index);
+        if (pFemale === null || pFemale === undefined) {
+          gaps.add(column);
+          continue;
+        }
+        const sum = columns.get(column) || [0, 0];
+        columns.set(column, [sum[0] + pFemale, sum[1] + 1]);
+      }
+      for (const column of gaps) {
+        if (!columns.has(column)) svg.appendChild(element("line", { x1: column, x2: column, y1: y(0) - 6, y2: y(0), class: "gap-tick" }));
+      }
+      const ordered = [...columns.entries()].sort((a, b) => a[0] - b[0]);
+      // A segment breaks where frames without faces separate the columns with values.
+      let segment = [];
+      const flush = () => {
+        if (segment.length === 1) {
+          svg.appendChild(element("circle", { cx: segment[0][0], cy: segment[0][1], r: 2.5, class: "series-dot" }));
+        } else if (segment.length > 1) {
+          svg.appendChild(element("polyline", { points: segment.map((pt) => pt.join(",")).join(" "), class: "series" }));
+        }
+        segment = [];
+      };
+      let previousColumn = null;
+      for (const [column, [sum, count]] of ordered) {
+        if (previousColumn !== null) {
+          for (let between = previousColumn + 1; between < column; between++) {
+            if (gaps.has(between)) {
+              flush();
+              break;
+            }
+          }
+        }
+        segment.push([column, y(sum / count).toFixed(1)]);
+        previousColumn = column;
+      }
+      flush();
+      if (lastIndex >= 0 && lastIndex + 1 < span) {
+        const cursor = x(lastIndex);
+        svg.appendChild(element("line", { x1: cursor, x2: cursor, y1: y(1), y2: y(0), class: "cursor" }));
+      }
+    }
+  }
+
+  window.GenrecTimeline = Timeline;
+})();

@@ -1,0 +1,144 @@
+/* Try it now: pick or drop a file, upload it with its own progress bar, then follow the job live. */
+(function () {
+  "use strict";
+
+  const STATUS_MESSAGES = {
+    401: "Your session has ended. Please log in again.",
+    403: "The page is out of date (security check failed). Reload it and try again.",
+    413: "This file is too large.",
+    429: "Too many uploads right now. Please wait a little.",
+  };
+
+  function formatBytes(bytes) {
+    if (bytes < 1024 * 1024) return Math.max(1, Math.round(bytes / 1024)) + " KB";
+    return (bytes / (1024 * 1024)).toFixed(1) + " MB";
+  }
+
+  function errorMessage(xhr) {
+    try {
+      const body = JSON.parse(xhr.responseText);
+      if (body && body.error) return body.error;
+    } catch (error) {
+      // Not JSON (a proxy's page, for instance): fall back on the status below.
+    }
+    return STATUS_MESSAGES[xhr.status] || "The upload failed (" + (xhr.status || "no connection") + "). Please try again.";
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const form = document.querySelector("[data-upload-form]");
+    if (!form) return;
+    const input = form.querySelector("[data-file-input]");
+    const dropzone = form.querySelector("[data-dropzone]");
+    const title = form.querySelector("[data-dropzone-title]");
+    const button = form.querySelector("[data-upload-button]");
+    const progress = form.querySelector("[data-upload-progress]");
+    const progressBar = progress.querySelector(".progress");
+    const progressFill = progress.querySelector(".progress-fill");
+    const status = form.querySelector("[data-upload-status]");
+    const errorBox = form.querySelector("[data-upload-error]");
+    const panel = document.querySelector("[data-job-panel]");
+    const another = document.querySelector("[data-another]");
+    const initialTitle = title.innerHTML;
+    let chosen = null;
+    let view = null;
+
+    function showError(text) {
+      errorBox.textContent = text;
+      errorBox.hidden = !text;
+    }
+
+    function choose(file) {
+      chosen = file || null;
+      showError("");
+      dropzone.classList.toggle("has-file", Boolean(chosen));
+      if (chosen) {
+        title.textContent = chosen.name + " · " + formatBytes(chosen.size);
+      } else {
+        title.innerHTML = initialTitle;
+      }
+      button.disabled = !chosen;
+    }
+
+    input.addEventListener("change", () => choose(input.files[0]));
+    for (const name of ["dragenter", "dragover"]) {
+      dropzone.addEventListener(name, (event) => {
+        event.preventDefault();
+        dropzone.classList.add("is-dragging");
+      });
+    }
+    for (const name of ["dragleave", "dragend"]) dropzone.addEventListener(name, () => dropzone.classList.remove("is-dragging"));
+    dropzone.addEventListener("drop", (event) => {
+      event.preventDefault();
+      dropzone.classList.remove("is-dragging");
+      const file = event.dataTransfer.files[0];
+      if (file) choose(file);
+    });
+
+    function setUploadProgress(fraction, text) {
+      const value = Math.round(fraction * 100);
+      progressFill.style.width = value + "%";
+      progressBar.setAttribute("aria-valuenow", String(value));
+      status.textContent = text;
+    }
+
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (!chosen) {
+        showError("Choose an image or a video first.");
+        return;
+      }
+      const data = new FormData();
+      data.append("file", chosen, chosen.name);
+      data.append("every_n_frames", form.elements.every_n_frames.value);
+      const token = form.elements.csrfmiddlewaretoken.value;
+
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", form.action);
+      xhr.setRequestHeader("X-CSRFToken", token);
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.upload.addEventListener("progress", (progressEvent) => {
+        if (progressEvent.lengthComputable) {
+          const fraction = progressEvent.loaded / progressEvent.total;
+          setUploadProgress(fraction, "Uploading… " + formatBytes(progressEvent.loaded) + " of " + formatBytes(progressEvent.total));
+        }
+      });
+      xhr.upload.addEventListener("load", () => setUploadProgress(1, "Uploaded. Checking the file…"));
+      xhr.addEventListener("load", () => {
+        button.disabled = false;
+        if (xhr.status === 201) {
+          const job = JSON.parse(xhr.responseText).job;
+          progress.hidden = true;
+          form.hidden = true;
+          another.hidden = false;
+          view = window.GenrecJob.follow(panel, job);
+          panel.scrollIntoView({ behavior: "smooth", block: "start" });
+        } else {
+          progress.hidden = true;
+          showError(errorMessage(xhr));
+        }
+      });
+      xhr.addEventListener("error", () => {
+        button.disabled = false;
+        progress.hidden = true;
+        showError("The upload did not reach the server. Check your connection and try again.");
+      });
+
+      showError("");
+      button.disabled = true;
+      progress.hidden = false;
+      setUploadProgress(0, "Uploading…");
+      xhr.send(data);
+    });
+
+    another.querySelector("[data-another-button]").addEventListener("click", () => {
+      if (view) view.stop();
+      view = null;
+      panel.hidden = true;
+      another.hidden = true;
+      form.reset();
+      choose(null);
+      form.hidden = false;
+      input.focus();
+    });
+  });
+})();

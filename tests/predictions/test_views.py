@@ -1,0 +1,149 @@
+"""The pages: public ones render, the others need a login; accounts; the Concept page reads the model's report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from .web_factories import png_bytes
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("name", ["welcome", "concept", "login", "signup"])
+def test_public_page_renders_for_anonymous(client, name):
+    response = client.get(reverse(name))
+    assert response.status_code == 200
+    assert b"GEN_REC" in response.content
+
+
+@pytest.mark.parametrize("name", ["try", "job-list", "password_change"])
+def test_private_page_redirects_anonymous_to_login(client, name):
+    response = client.get(reverse(name))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login") + "?next=")
+
+
+def test_try_page_offers_upload_with_default_sampling(client, alice, settings):
+    settings.GENREC_DEFAULT_EVERY_N_FRAMES = 5
+    client.force_login(alice)
+    response = client.get(reverse("try"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'name="file"' in page and reverse("job-upload") in page
+    assert '<option value="5" selected>' in page
+    assert "js/upload.js" in page and "js/job.js" in page and "js/timeline.js" in page
+
+
+def test_pages_use_no_external_resources(client, alice):
+    client.force_login(alice)
+    for name in ("welcome", "concept", "try", "job-list"):
+        page = client.get(reverse(name)).content.decode()
+        assert "https://" not in page and "http://" not in page.replace("http://www.w3.org/2000/svg", ""), name
+
+
+def test_signup_creates_the_account_logs_in_and_opens_try_it_now(client):
+    response = client.post(
+        reverse("signup"),
+        {"username": "carol", "password1": "a-long-pass-phrase-42", "password2": "a-long-pass-phrase-42"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("try")
+    assert get_user_model().objects.filter(username="carol").exists()
+    assert client.get(reverse("try")).status_code == 200
+
+
+def test_signup_with_mismatched_passwords_shows_the_error(client):
+    response = client.post(reverse("signup"), {"username": "dave", "password1": "x-long-pass-1", "password2": "nope"})
+    assert response.status_code == 200
+    assert "password fields didn" in response.content.decode()
+    assert not get_user_model().objects.filter(username="dave").exists()
+
+
+def test_login_then_logout_by_post(client, alice):
+    response = client.post(reverse("login"), {"username": "alice", "password": "alice-password-123"})
+    assert response.status_code == 302 and response["Location"] == reverse("try")
+    assert client.get(reverse("job-list")).status_code == 200
+    assert client.get(reverse("logout")).status_code == 405  # Django 5: logging out is a POST
+    response = client.post(reverse("logout"))
+    assert response.status_code == 302
+    assert client.get(reverse("job-list")).status_code == 302
+
+
+def test_password_change_flow(client, alice):
+    client.force_login(alice)
+    assert client.get(reverse("password_change")).status_code == 200
+    response = client.post(
+        reverse("password_change"),
+        {
+            "old_password": "alice-password-123",
+            "new_password1": "a-new-pass-phrase-77",
+            "new_password2": "a-new-pass-phrase-77",
+        },
+    )
+    assert response.status_code == 302 and response["Location"] == reverse("password_change_done")
+    alice.refresh_from_db()
+    assert alice.check_password("a-new-pass-phrase-77")
+    assert client.get(reverse("password_change_done")).status_code == 200
+
+
+@pytest.fixture
+def model_dir(settings, tmp_path):
+    """A model folder with a manifest and two report figures, as the training command writes it."""
+    folder = tmp_path / "model"
+    (folder / "report").mkdir(parents=True)
+    manifest = {
+        "name": "default",
+        "created_at": "2026-11-27T08:00:00+00:00",
+        "parameters": {"n_components": 137, "C": 10, "kernel": "rbf"},
+        "training_counts": {"train": 11111, "test": 2777},
+        "metrics": {
+            "accuracy": 0.9137,
+            "roc_auc": 0.9712,
+            "n": 2777,
+            "groups": [{"group": "Black female", "n": 211, "accuracy": 0.8811}],
+        },
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "report" / "roc_curve.png").write_bytes(png_bytes())
+    (folder / "report" / "eigenfaces.png").write_bytes(png_bytes())
+    (folder / "report" / "report.md").write_text("# not a figure")
+    settings.GENREC_MODEL_DIR = folder
+    return folder
+
+
+def test_concept_shows_the_manifest_numbers_and_figures(client, model_dir):
+    page = client.get(reverse("concept")).content.decode()
+    assert "0.914" in page  # accuracy
+    assert "0.971" in page  # ROC AUC
+    assert "137" in page  # eigenfaces kept
+    assert "11111" in page  # training faces
+    assert "Black female" in page and "0.881" in page
+    assert reverse("model-figure", args=["roc_curve.png"]) in page
+    assert reverse("model-figure", args=["eigenfaces.png"]) in page
+
+
+def test_concept_says_so_when_the_model_report_is_missing(client, settings, tmp_path):
+    settings.GENREC_MODEL_DIR = tmp_path / "nothing-here"
+    response = client.get(reverse("concept"))
+    assert response.status_code == 200
+    assert "No trained model report is installed" in response.content.decode()
+
+
+def test_model_figure_serves_only_pngs_of_the_report_folder(client, model_dir):
+    response = client.get(reverse("model-figure", args=["roc_curve.png"]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert b"".join(response.streaming_content) == (model_dir / "report" / "roc_curve.png").read_bytes()
+    for name in ("report.md", "missing.png", "..%2Fmanifest.json", "%2e%2e%2fmanifest.png"):
+        assert client.get(reverse("model-figure", args=["x"]).replace("x", name)).status_code == 404, name
+    assert client.get("/concept/figures/../manifest.json").status_code == 404
+
+
+def test_unknown_page_gets_the_site_404(client):
+    response = client.get("/no/such/page/")
+    assert response.status_code == 404
+    assert "Page not found" in response.content.decode()
