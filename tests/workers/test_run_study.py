@@ -1,0 +1,193 @@
+"""manage.py run_study on a FakeAVCeleb-shaped tree built from the shared clips, checked against the Analyzer."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from scipy import stats
+
+from workers.pipeline.analysis import Analyzer
+from workers.pipeline.config import DEFAULT_DETECTION
+from workers.pipeline.model import MANIFEST_FILE, default_model_dir, load_model
+from workers.pipeline.study import FAKE_FAKE, REAL_REAL, normalize_ethnicity
+from workers.pipeline.types import FEMALE, MALE
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ETHNICITY_FOLDERS = ("African", "Asian_East", "Caucasian_American")  # assigned round-robin: the clips have none
+GENDER_FOLDERS = {MALE: "men", FEMALE: "women"}
+EVERY_N_FRAMES, MAX_FRAMES, PER_GROUP = 10, 3, 2
+
+
+@pytest.fixture(scope="module")
+def model_dir() -> Path:
+    directory = default_model_dir()
+    if not (directory / MANIFEST_FILE).is_file():
+        pytest.skip(f"no trained model at {directory} (the study needs the shipped model)")
+    return directory
+
+
+def build_fakeavceleb_tree(videos_dir: Path, root: Path) -> Counter[tuple[str, str, str]]:
+    """Link every clip with a male/female label into RealVideo-RealAudio or FakeVideo-FakeAudio; count per cell."""
+    with (videos_dir / "MANIFEST.csv").open(newline="") as handle:
+        real_or_fake = {row["file"]: row["real_or_fake"] for row in csv.DictReader(handle)}
+    with (videos_dir / "GENDER_LABELS.csv").open(newline="") as handle:
+        genders = {row["file"]: row["gender_apparent"] for row in csv.DictReader(handle)}
+    cells: Counter[tuple[str, str, str]] = Counter()
+    seen: Counter[tuple[str, str]] = Counter()
+    for index, name in enumerate(sorted(genders)):
+        gender = genders[name]
+        if gender not in GENDER_FOLDERS:  # 'multiple' and 'uncertain' have no ground truth
+            continue
+        category = REAL_REAL if real_or_fake[name] == "real" else FAKE_FAKE
+        ethnicity = ETHNICITY_FOLDERS[seen[(category, gender)] % len(ETHNICITY_FOLDERS)]
+        seen[(category, gender)] += 1
+        target = root / category / ethnicity / GENDER_FOLDERS[gender] / f"id{index:05d}" / name
+        target.parent.mkdir(parents=True)
+        target.symlink_to(videos_dir / name)
+        cells[(category, normalize_ethnicity(ethnicity), gender)] += 1
+    return cells
+
+
+@pytest.fixture(scope="module")
+def study_run(shared_data, model_dir, tmp_path_factory):
+    """One run of the command over the whole tree: 2 videos a cell, 3 frames a video, 2 processes."""
+    root, out = tmp_path_factory.mktemp("FakeAVCeleb"), tmp_path_factory.mktemp("study")
+    tree = build_fakeavceleb_tree(shared_data / "videos", root)
+    stdout = io.StringIO()
+    call_command(
+        "run_study", str(root), "--per-group", str(PER_GROUP), "--every-n-frames", str(EVERY_N_FRAMES),
+        "--max-frames", str(MAX_FRAMES), "--jobs", "2", "--detection", "default", "--out", str(out),
+        stdout=stdout, stderr=io.StringIO(),
+    )  # fmt: skip
+    return root, out, tree, json.loads((out / "study.json").read_text()), stdout.getvalue()
+
+
+@pytest.fixture(scope="module")
+def figures(study_run, model_dir) -> dict[str, tuple[str, float] | None]:
+    """Per sampled video, straight from the Analyzer's faces: (label by mean p_female, mean P(label) x 100) or None."""
+    root, _, _, document, _ = study_run
+    paths = [row["path"] for row in document["videos"]]
+    analyzer = Analyzer(model=load_model(model_dir), detection=DEFAULT_DETECTION)
+    figures = {}
+    for path in paths:
+        result = analyzer.analyze_video(root / path, every_n_frames=EVERY_N_FRAMES, max_frames=MAX_FRAMES)
+        p_female = [face.p_female for frame in result.frames for face in frame.faces]
+        if not p_female:
+            figures[path] = None
+            continue
+        label = FEMALE if statistics.fmean(p_female) >= 0.5 else MALE
+        figures[path] = (label, 100 * statistics.fmean(p if label == FEMALE else 1 - p for p in p_female))
+    return figures
+
+
+def test_run_study_samples_up_to_n_videos_of_every_cell(study_run):
+    root, out, tree, document, _ = study_run
+
+    with (out / "study.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    sampled = Counter((row["category"], row["ethnicity"], row["gender"]) for row in rows)
+
+    assert sampled == {cell: min(PER_GROUP, count) for cell, count in tree.items()}
+    assert any(count > PER_GROUP for count in tree.values())  # the sample really leaves videos out
+    assert all((root / row["path"]).is_file() for row in rows)
+    assert {
+        (cell["category"], cell["ethnicity"], cell["gender"]): cell["videos_in_tree"] for cell in document["cells"]
+    } == tree
+    assert [row["path"] for row in rows] == [row["path"] for row in document["videos"]]
+    assert {int(row["frames_analyzed"]) for row in rows if not row["error"]} <= set(range(1, MAX_FRAMES + 1))
+
+
+def test_run_study_cell_figures_match_the_analyzer(study_run, figures):
+    document = study_run[3]
+
+    for cell in document["cells"]:
+        members = [
+            row["path"]
+            for row in document["videos"]
+            if (row["category"], row["ethnicity"], row["gender"])
+            == (cell["category"], cell["ethnicity"], cell["gender"])
+        ]
+        found = [figures[path] for path in members if figures[path] is not None]
+        confidences = [confidence for _, confidence in found]
+        assert cell["videos_with_faces"] == len(found)
+        assert cell["videos_without_faces"] == len(members) - len(found)
+        if confidences:
+            assert cell["mean_confidence_pct"] == pytest.approx(statistics.fmean(confidences))
+            assert cell["accuracy"] == pytest.approx(statistics.fmean(label == cell["gender"] for label, _ in found))
+        if len(confidences) >= 2:
+            assert cell["std_confidence_pct"] == pytest.approx(statistics.stdev(confidences))
+            low, high = cell["mean_ci"]
+            # A bootstrap mean never leaves the range of the data (1e-9: float rounding of the resampled means).
+            assert min(confidences) - 1e-9 <= low <= cell["mean_confidence_pct"] <= high <= max(confidences) + 1e-9
+    assert sum(cell["videos_with_faces"] for cell in document["cells"]) > len(document["cells"])  # faces were found
+
+
+def test_run_study_compares_real_and_fake_per_group(study_run, figures):
+    _, out, _, document, stdout = study_run
+
+    for comparison in document["comparisons"]:
+        real, fake = (
+            [
+                figures[row["path"]][1]
+                for row in document["videos"]
+                if row["category"] == category
+                and (row["ethnicity"], row["gender"]) == (comparison["ethnicity"], comparison["gender"])
+                and figures[row["path"]] is not None
+            ]
+            for category in (REAL_REAL, FAKE_FAKE)
+        )
+        assert (comparison["real_videos"], comparison["fake_videos"]) == (len(real), len(fake))
+        if len(real) >= 2 and len(fake) >= 2:
+            assert comparison["difference_pct"] == pytest.approx(statistics.fmean(fake) - statistics.fmean(real))
+            assert comparison["p_value"] == pytest.approx(stats.ttest_ind(fake, real, equal_var=False).pvalue)
+            assert "p = " in comparison["sentence"]
+        assert comparison["sentence"] in stdout
+    markdown = (out / "study.md").read_text()
+    assert "## Table 1 — RealVideo-RealAudio" in markdown and "## Table 2 — FakeVideo-FakeAudio" in markdown
+    for name in ("study.png", "confidence_hist.png"):
+        assert (out / name).stat().st_size > 10_000
+
+
+def test_run_study_without_the_layout_is_a_clear_error(tmp_path):
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "a.mp4").write_bytes(b"")
+
+    with pytest.raises(CommandError, match="no FakeAVCeleb video under"):
+        call_command("run_study", str(tmp_path), "--out", str(tmp_path / "out"), stderr=io.StringIO())
+    with pytest.raises(CommandError, match="not a FakeAVCeleb category"):
+        call_command("run_study", str(tmp_path), "--categories", "Cartoons", stderr=io.StringIO())
+
+
+def test_manage_py_run_study_runs_with_debug_on(shared_data, model_dir, tmp_path):
+    videos = shared_data / "videos"
+    for relative, clip in (
+        ("RealVideo-RealAudio/Asian_South/men/id00001/a.mp4", "ffpp_c40_original_youtube_183.mp4"),
+        ("FakeVideo-FakeAudio/Asian_South/men/id00001/b.mp4", "ffpp_c40_Deepfakes_183_253.mp4"),
+    ):
+        (tmp_path / "root" / relative).parent.mkdir(parents=True)
+        (tmp_path / "root" / relative).symlink_to(videos / clip)
+    environment = {
+        key: value for key, value in os.environ.items() if key not in {"SECRET_KEY", "DJANGO_SETTINGS_MODULE"}
+    }
+
+    completed = subprocess.run(
+        [sys.executable, "manage.py", "run_study", str(tmp_path / "root"), "--max-frames", "2", "--jobs", "1",
+         "--out", str(tmp_path / "out")],
+        cwd=REPO_ROOT, env={**environment, "DEBUG": "1", "GENREC_MODEL_DIR": str(model_dir)},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+    assert completed.returncode == 0, completed.stderr
+    assert "Asian (South) men: " in completed.stdout
+    [row] = [row for row in csv.DictReader((tmp_path / "out" / "study.csv").open()) if row["category"] == REAL_REAL]
+    assert row["ethnicity"] == "Asian (South)" and int(row["frames_analyzed"]) == 2
