@@ -151,12 +151,12 @@ def embedded_redis_command(url: str) -> list[str]:
 def check_default_model() -> None:
     """Load the model the workers will use, so a missing or damaged one stops the start with a clear message."""
     sys.path.insert(0, str(PROJECT_ROOT))
-    from workers.pipeline.model import default_model_dir, load_model
+    from workers.pipeline.model import ModelIntegrityError, default_model_dir, load_model
 
     directory = Path(os.environ.get("GENREC_MODEL_DIR") or default_model_dir())
     try:
         model = load_model(directory)
-    except Exception as error:  # any failure to load means the workers cannot classify
+    except ModelIntegrityError as error:
         raise QuickStartError(
             f"the model in {directory} does not load ({error}). It is committed in models/default/; "
             "to train it again: python manage.py train_model (see README, 'Training and evaluation')"
