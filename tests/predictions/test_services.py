@@ -1,0 +1,196 @@
+"""Job services: create, claim, record, finish, cancel, delete, retry and the split bookkeeping."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from predictions import selectors, services
+from predictions.models import AnalysedFrame, Detection, Job, JobPart, uploads_dir
+from tests.jobs_helpers import frames, make_job, validated_upload, write_face_clip, write_face_image
+from workers.pipeline.types import VideoInfo
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _in_memory_channel_layer(settings):
+    """Events sent by services go to a process-local layer here; the Redis one is tested in tests/integration."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
+def running_job(owner, **fields) -> Job:
+    job = make_job(owner, **fields)
+    return services.job_claim(job_id=job.pk)
+
+
+def test_job_create_names_the_file_by_uuid_and_content_type_not_by_the_user(alice, tmp_path):
+    clip = write_face_clip(tmp_path / "clip.mp4", frames=12)
+    upload = validated_upload(clip, name="../../holiday.exe")
+
+    job = services.job_create(owner=alice, upload=upload, every_n_frames=5)
+
+    assert job.status == Job.Status.PENDING
+    assert job.upload_name.endswith(".mp4") and "holiday" not in job.upload_name
+    assert job.upload_path.parent == uploads_dir()
+    assert job.upload_path.read_bytes() == clip.read_bytes()
+    assert job.original_name == "holiday.exe"
+    assert (job.frames_total, job.width, job.height) == (3, 360, 280)
+
+
+def test_job_create_for_an_image_analyses_one_frame(alice, tmp_path):
+    upload = validated_upload(write_face_image(tmp_path / "face.jpg"))
+
+    job = services.job_create(owner=alice, upload=upload, every_n_frames=7)
+
+    assert (job.kind, job.every_n_frames, job.frames_total) == (Job.Kind.IMAGE, 1, 1)
+    assert job.upload_name.endswith(".jpg")
+
+
+def test_job_create_that_fails_leaves_neither_row_nor_file(tmp_path):
+    upload = validated_upload(write_face_image(tmp_path / "face.jpg"))
+
+    with pytest.raises(Exception):  # noqa: B017 - whatever the database raises for a missing owner
+        services.job_create(owner=None, upload=upload, every_n_frames=1)
+
+    assert Job.objects.count() == 0
+    assert list(uploads_dir().iterdir()) == []
+
+
+def test_job_create_queues_the_task_only_after_commit(alice, tmp_path, django_capture_on_commit_callbacks):
+    upload = validated_upload(write_face_image(tmp_path / "face.jpg"))
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        job = services.job_create(owner=alice, upload=upload, every_n_frames=1)
+
+    assert [callback.args for callback in callbacks] == [(job.pk,)]
+
+
+def test_job_claim_is_exclusive(alice):
+    job = make_job(alice)
+
+    first = services.job_claim(job_id=job.pk)
+    second = services.job_claim(job_id=job.pk)
+
+    assert first is not None and first.status == Job.Status.RUNNING and first.attempts == 1
+    assert second is None
+
+
+def test_job_claim_takes_over_a_stale_run_and_forgets_what_it_wrote(alice, settings):
+    job = running_job(alice)
+    services.job_record_frames(job=job, frames=frames(range(5)))
+    Job.objects.filter(pk=job.pk).update(
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.GENREC_STALE_AFTER_SECONDS + 1)
+    )
+
+    again = services.job_claim(job_id=job.pk)
+
+    assert again is not None and again.attempts == 2
+    assert (again.frames_done, again.faces_found) == (0, 0)
+    assert not Detection.objects.filter(job=job).exists()
+    assert not AnalysedFrame.objects.filter(job=job).exists()
+
+
+def test_job_claim_leaves_a_live_run_alone(alice):
+    job = running_job(alice)
+
+    assert services.job_claim(job_id=job.pk) is None
+
+
+def test_job_record_frames_keeps_frames_without_faces_in_the_timeline(alice):
+    job = running_job(alice)
+
+    counters = services.job_record_frames(
+        job=job, frames=frames([0, 1], faces_per_frame=2) + frames([2], faces_per_frame=0)
+    )
+
+    assert counters == {"frames_done": 3, "frames_total": 40, "faces_found": 4}
+    timeline = selectors.job_snapshot(Job.objects.get(pk=job.pk))["timeline"]
+    assert [point[0] for point in timeline] == [0, 1, 2]
+    assert timeline[2][2:] == [None, 0]
+    assert timeline[0][3] == 2
+
+
+def test_job_record_frames_writes_nothing_once_the_job_is_cancelled(alice):
+    job = running_job(alice)
+    services.job_cancel(job=job)
+
+    assert services.job_record_frames(job=job, frames=frames(range(3))) is None
+    assert not AnalysedFrame.objects.filter(job=job).exists()
+    assert Job.objects.get(pk=job.pk).frames_done == 0
+
+
+def test_job_finish_assigns_tracks_over_the_whole_sequence_and_sums_up(alice):
+    job = running_job(alice)
+    services.job_record_frames(job=job, frames=frames([0, 1]))
+    services.job_record_frames(job=job, frames=frames([2], faces_per_frame=0) + frames([3]))
+
+    assert services.job_finish(job=job) is True
+    assert services.job_finish(job=job) is False
+
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED and job.finished_at is not None
+    assert set(Detection.objects.filter(job=job).values_list("track_id", flat=True)) == {1}
+    assert job.summary["frames_analyzed"] == 4
+    assert job.summary["frames_without_faces"] == 1
+    assert job.summary["label"] == "female"
+    assert job.frames_total == 4 and job.progress_percent == 100
+
+
+def test_job_cancel_deletes_the_upload_and_stops_every_part(alice, django_capture_on_commit_callbacks):
+    job = running_job(alice)
+    services.job_plan_video(
+        job=job, info=VideoInfo(frame_count=40, fps=25.0, width=64, height=64), parts=2, redetect_every=10
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.job_cancel(job=job) is True
+
+    job.refresh_from_db()
+    assert job.status == Job.Status.CANCELLED
+    assert not job.upload_path.exists()
+    assert set(job.parts.values_list("status", flat=True)) == {JobPart.Status.FAILED}
+    assert services.job_cancel(job=job) is False
+
+
+def test_job_delete_removes_row_upload_and_result_frames(alice):
+    job = running_job(alice)
+    job.results_dir.mkdir(parents=True)
+    job.result_frame_path(0).write_bytes(b"jpeg")
+    upload_path, results_dir = job.upload_path, job.results_dir
+
+    services.job_delete(job=job)
+
+    assert not Job.objects.filter(pk=job.pk).exists()
+    assert not upload_path.exists() and not results_dir.exists()
+
+
+def test_job_retry_requeues_an_ended_job_whose_upload_is_still_there(alice, django_capture_on_commit_callbacks):
+    job = running_job(alice)
+    services.job_record_frames(job=job, frames=frames(range(3)))
+    services.job_fail(job=job, error="boom")  # on_commit not run here: the upload stays
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert services.job_retry(job=job) is True
+
+    job.refresh_from_db()
+    assert (job.status, job.error, job.attempts, job.frames_done) == (Job.Status.PENDING, "", 0, 0)
+    assert not Detection.objects.filter(job=job).exists()
+    assert len(callbacks) == 1
+
+
+def test_job_retry_refuses_a_job_whose_upload_is_gone(alice):
+    job = running_job(alice)
+    services.job_fail(job=job, error="boom")
+    job.upload_path.unlink()
+
+    assert services.job_retry(job=job) is False
+    assert Job.objects.get(pk=job.pk).status == Job.Status.FAILED
+
+
+def test_job_retry_refuses_an_active_job(alice):
+    job = running_job(alice)
+
+    assert services.job_retry(job=job) is False
