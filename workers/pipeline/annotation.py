@@ -32,7 +32,7 @@ def annotate(bgr: np.ndarray, faces: Sequence[Face]) -> np.ndarray:
     padding = max(2, round(6 * size))
     for face in faces:
         box, colour = face.box, LABEL_COLOURS_BGR.get(face.label, TEXT_COLOUR_BGR)
-        cv2.rectangle(canvas, (box.x, box.y), (box.x + box.w - 1, box.y + box.h - 1), colour, thickness, cv2.LINE_AA)
+        cv2.rectangle(canvas, (box.x, box.y), (box.x + box.w - 1, box.y + box.h - 1), colour, thickness)
         caption = face_caption(face)
         (text_w, text_h), baseline = cv2.getTextSize(caption, FONT, font_scale, text_thickness)
         label_w, label_h = text_w + 2 * padding, text_h + baseline + 2 * padding

@@ -1,0 +1,50 @@
+"""Test inputs made on the fly: a real public-domain face (skimage's astronaut) moving over a background."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+from skimage import data
+
+# The astronaut's head and shoulders; the Haar cascade finds her face in it at any size used here.
+ASTRONAUT_HEAD = (slice(0, 250), slice(110, 340))
+
+
+def astronaut_bgr() -> np.ndarray:
+    """skimage's astronaut photo (512x512, public domain) in OpenCV's BGR order."""
+    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+
+
+def moving_face_frames(count: int, size: tuple[int, int] = (640, 360), head_width: int = 180) -> list[np.ndarray]:
+    """Frames with the astronaut's head sliding left to right over a fixed textured background."""
+    width, height = size
+    head = astronaut_bgr()[ASTRONAUT_HEAD]
+    head = cv2.resize(head, (head_width, round(head.shape[0] * head_width / head.shape[1])))
+    rng = np.random.default_rng(7)
+    background = cv2.GaussianBlur(rng.integers(40, 200, (height, width, 3), dtype=np.uint8), (0, 0), 6)
+    frames = []
+    for number in range(count):
+        frame = background.copy()
+        x = round((width - head.shape[1]) * number / max(count - 1, 1))
+        y = (height - head.shape[0]) // 2 + round(10 * np.sin(number / 4))
+        frame[y : y + head.shape[0], x : x + head.shape[1]] = head
+        frames.append(frame)
+    return frames
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float = 25.0, fourcc: str = "mp4v") -> Path:
+    """Write frames with cv2.VideoWriter and return the path."""
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
+    assert writer.isOpened(), f"OpenCV cannot write {fourcc} to {path}"
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def write_moving_face_clip(path: Path, count: int = 40, size: tuple[int, int] = (640, 360)) -> Path:
+    """An mp4 of the astronaut's head moving across the frame."""
+    return write_video(path, moving_face_frames(count, size))
