@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
+import cv2
 import numpy as np
 from django.utils import timezone
 from PIL import Image
@@ -55,3 +57,17 @@ def make_job(
     frame_path.parent.mkdir(parents=True, exist_ok=True)
     frame_path.write_bytes(jpeg_bytes())
     return job
+
+
+def astronaut_video(path: Path, *, fourcc: str, frames: int = 30, size: int = 160, fps: float = 10.0) -> Path:
+    """A short clip of a real face photo (scikit-image's public-domain astronaut) sliding across the frame."""
+    from skimage import data
+
+    face = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    face = cv2.resize(face, (size, size))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (size, size))
+    assert writer.isOpened(), f"OpenCV cannot write {fourcc} here"
+    for index in range(frames):
+        writer.write(np.roll(face, 3 * index, axis=1))
+    writer.release()
+    return path
