@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import statistics
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats
 
+from workers.pipeline.config import STUDY_DETECTION
 from workers.pipeline.study import (
     FAKE_FAKE,
     REAL_REAL,
@@ -283,7 +285,7 @@ def test_write_study_writes_every_output(rows, tmp_path):
         every_n_frames=2,
         max_frames=None,
         jobs=2,
-        detection={"scale_factor": 1.1, "min_neighbors": 5, "detect_width": None},
+        detection=asdict(STUDY_DETECTION),
         model={"name": "test-model", "sha256": "0" * 64},
     )
     result = StudyResult(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .study import (
     CATEGORIES,
@@ -91,6 +92,10 @@ def _number(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def _sampling(every_n_frames: int) -> str:
+    return "every frame analysed" if every_n_frames == 1 else f"one frame in {every_n_frames} analysed"
+
+
 def _signed(value: float | None) -> str:
     return "–" if value is None else f"{value:+.2f}"
 
@@ -145,11 +150,12 @@ def study_markdown(result: StudyResult) -> str:
         "# Deepfake study: confidence of the predicted gender on real and fake videos",
         "",
         f"Root `{settings.root}`; categories {', '.join(settings.categories)}; up to {settings.per_group} videos per "
-        f"category × ethnicity × gender (seed {settings.seed}); every {settings.every_n_frames}. frame"
+        f"category × ethnicity × gender (seed {settings.seed}); {_sampling(settings.every_n_frames)}"
         f"{'' if settings.max_frames is None else f', at most {settings.max_frames} frames per video'}; "
         f"model `{settings.model['name']}` (sha256 {settings.model['sha256'][:12]}…); detection "
         f"scale factor {settings.detection['scale_factor']}, min neighbours {settings.detection['min_neighbors']}, "
-        f"detect width {settings.detection['detect_width'] or 'full'}; {settings.jobs} processes.",
+        f"detect width {settings.detection['detect_width'] or 'full'}, full detection every "
+        f"{settings.detection['redetect_every']} analysed frames; {settings.jobs} processes.",
         "",
         "## Definitions",
         "",
@@ -244,10 +250,12 @@ def draw_cell_bars(result: StudyResult, path: Path) -> None:
                 x,
                 published,
                 marker="D",
-                s=28,
-                color="black",
+                s=30,
+                facecolor="white",
+                edgecolor="black",
+                linewidth=1.2,
                 zorder=3,
-                label="study's published mean" if offset == 0 else None,
+                label="study's published mean (reference)" if offset == 0 else None,
             )
     axes.set_xticks(positions, [f"{ethnicity}\n{GENDER_WORDS[gender]}" for ethnicity, gender in groups], fontsize=8)
     axes.set_ylim(50, 100)
@@ -288,4 +296,5 @@ def draw_confidence_histogram(result: StudyResult, path: Path) -> None:
         if axes.has_data():
             axes.legend(fontsize=8, loc="upper left")
     panels[0].set_ylabel("videos")
+    panels[0].yaxis.set_major_locator(MaxNLocator(integer=True))
     figure.savefig(path, dpi=120)

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from workers.pipeline.errors import PipelineError
+from workers.pipeline.model import ModelIntegrityError
 from workers.pipeline.study import (
     DEFAULT_CATEGORIES,
     DEFAULT_COMPARISON,
@@ -87,7 +88,14 @@ class Command(BaseCommand):
             detection=DETECTION_PRESETS[options["detection"]],
             model_dir=options["model"],
         )
-        progress = tqdm(unit="video", desc="study", disable=options["verbosity"] == 0, file=self.stderr._out)
+        progress_bars: list[tqdm] = []
+
+        def start_progress(total: int) -> None:
+            progress_bars.append(
+                # The raw stream: OutputWrapper.write would end every redraw of the bar with a newline.
+                tqdm(total=total, unit="video", desc="study", disable=options["verbosity"] == 0, file=self.stderr._out)
+            )
+
         try:
             result = run_study(
                 options["root"],
@@ -97,19 +105,20 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 options=analysis,
                 jobs=options["jobs"],
-                on_sampled=lambda total: progress.reset(total=total),
-                on_video=lambda row: progress.update(1),
+                on_sampled=start_progress,
+                on_video=lambda row: progress_bars[0].update(1),
             )
-        except (PipelineError, OSError) as error:
+        except (PipelineError, ModelIntegrityError, OSError) as error:
             raise CommandError(str(error)) from error
         finally:
-            progress.close()
+            for bar in progress_bars:
+                bar.close()
         paths = write_study(result, options["out"])
         for cell in result.cells:
             if cell.videos_without_faces or cell.videos_failed:
                 self.stdout.write(
-                    f"{cell.category} {cell.ethnicity} {cell.gender}: {cell.videos_without_faces} videos without a "
-                    f"face and {cell.videos_failed} unreadable, left out of the figures"
+                    f"{cell.category} {cell.ethnicity} {cell.gender}: left out of the figures: "
+                    f"{cell.videos_without_faces} without a face, {cell.videos_failed} unreadable"
                 )
         for comparison in result.comparisons:
             self.stdout.write(comparison.sentence)
