@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from skimage import data
 
@@ -97,3 +100,15 @@ def frames(indexes, *, faces_per_frame=1, fps: float = 25.0):
         FrameResult(index=index, time_seconds=index / fps, faces=[face(x=10 + 60 * n) for n in range(faces_per_frame)])
         for index in indexes
     ]
+
+
+def wait_for_job(job: Job, *, until: Callable[[Job], bool], limit_seconds: float = 120.0) -> Job:
+    """Poll the database until ``until(job)`` holds; fail with the job's state if it never does."""
+    deadline = time.monotonic() + limit_seconds
+    while True:
+        job.refresh_from_db()
+        if until(job):
+            return job
+        if time.monotonic() > deadline:
+            pytest.fail(f"job stuck at {job.status} {job.frames_done}/{job.frames_total}: {job.error}")
+        time.sleep(0.1)
