@@ -111,6 +111,19 @@ def test_metadata_without_folder_column_rebuilds_the_folder(tmp_path):
     assert video.cell == (REAL_REAL, "Caucasian (American)", "female")
 
 
+def test_metadata_naming_no_present_file_falls_back_to_the_folders(tmp_path):
+    touch(tmp_path, "FakeVideo-FakeAudio/African/women/id00009/00001_fake.mp4")
+    (tmp_path / "meta_data.csv").write_text(
+        "source,target1,target2,method,category,type,race,gender,path,\n"
+        "id00076,-,-,real,A,RealVideo-RealAudio,African,men,00109.mp4,FakeAVCeleb/RealVideo-RealAudio/African/men/id00076\n",
+        encoding="utf-8",
+    )
+
+    [video] = find_study_videos(tmp_path)
+
+    assert video.cell == (FAKE_FAKE, "African", "female")
+
+
 def test_find_study_videos_without_layout_says_what_it_expected(tmp_path):
     touch(tmp_path, "clips/a.mp4")
     with pytest.raises(StudyLayoutError, match="expected ROOT/<category>/<ethnicity>/<men|women>"):

@@ -153,28 +153,32 @@ def read_metadata(root: Path, metadata_file: Path | None = None) -> list[StudyVi
         for values in reader:
             values = [value.strip() for value in values]
             named = dict(zip(header, values, strict=False))
-            file_names = [value for value in values if value.lower().endswith(VIDEO_SUFFIX)]
-            folders = [value for value in values if "/" in value and not value.lower().endswith(VIDEO_SUFFIX)]
-            if not file_names:
+            location = _metadata_location(values, named)
+            if location is None:
                 continue
-            file_name = file_names[0]
-            if "/" in file_name:
-                location = file_name
-            elif folders:
-                location = f"{folders[0]}/{file_name}"
-            else:
-                location = (
-                    "/".join(named.get(key, "") for key in ("type", "race", "gender", "source")) + "/" + file_name
-                )
             relative = _relative_from_category(location)
             video = _resolve_metadata_row(root, relative, named.get("method", "")) if relative else None
             if video is None:
                 missing += 1
-                continue
-            videos.append(video)
+            else:
+                videos.append(video)
     if missing:
         logger.warning("%d rows of %s name no video found under %s; skipped", missing, metadata_file.name, root)
     return sorted(videos, key=lambda video: video.path)
+
+
+def _metadata_location(values: list[str], named: dict[str, str]) -> str | None:
+    """The row's file as 'folder/file.mp4'; None for a row that names no video."""
+    file_names = [value for value in values if value.lower().endswith(VIDEO_SUFFIX)]
+    if not file_names:
+        return None
+    file_name = file_names[0]
+    if "/" in file_name:
+        return file_name
+    folders = [value for value in values if "/" in value and not value.lower().endswith(VIDEO_SUFFIX)]
+    if folders:
+        return f"{folders[0]}/{file_name}"
+    return "/".join([*(named.get(key, "") for key in ("type", "race", "gender", "source")), file_name])
 
 
 def _resolve_metadata_row(root: Path, relative: Path, method: str) -> StudyVideo | None:
@@ -192,12 +196,14 @@ def _resolve_metadata_row(root: Path, relative: Path, method: str) -> StudyVideo
 
 
 def find_study_videos(root: str | Path) -> list[StudyVideo]:
-    """Every video of a FakeAVCeleb tree: from meta_data.csv when present, else from the folders."""
+    """Every video of a FakeAVCeleb tree: from meta_data.csv when it names files present, else from the folders."""
     root = Path(root)
     if not root.is_dir():
         raise StudyLayoutError(f"the study root {str(root)!r} is not a folder")
     metadata_file = root / METADATA_FILE
-    videos = read_metadata(root, metadata_file) if metadata_file.is_file() else _walk_layout(root)
+    videos = read_metadata(root, metadata_file) if metadata_file.is_file() else []
+    if not videos:  # no metadata, or one naming none of the files present (a partial copy): trust the folders
+        videos = _walk_layout(root)
     if not videos:
         found = ", ".join(sorted(child.name for child in root.iterdir())[:10]) or "nothing"
         raise StudyLayoutError(
