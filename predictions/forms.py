@@ -11,6 +11,14 @@ EVERY_N_FRAMES_CHOICES = (1, 2, 3, 5, 10, 15, 30)
 EVERY_N_FRAMES_MAX = 300
 
 
+def sampling_label(every_n_frames: int) -> str:
+    """How a person reads a sampling choice: "Every frame", "Every 2nd frame", "Every 10th frame"."""
+    if every_n_frames == 1:
+        return "Every frame"
+    suffix = "th" if 10 <= every_n_frames % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(every_n_frames % 10, "th")
+    return f"Every {every_n_frames}{suffix} frame"
+
+
 class SignupForm(UserCreationForm):
     """A new account: user name and password twice (Django's own checks)."""
 

@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from . import selectors
-from .forms import EVERY_N_FRAMES_CHOICES, SignupForm
+from .forms import EVERY_N_FRAMES_CHOICES, SignupForm, sampling_label
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ def _group_rows(groups) -> list[dict]:
 def try_it(request: HttpRequest) -> HttpResponse:
     """Upload an image or a video and follow its job live."""
     context = {
-        "every_n_frames_choices": EVERY_N_FRAMES_CHOICES,
+        "every_n_frames_choices": [(n, sampling_label(n)) for n in EVERY_N_FRAMES_CHOICES],
         "default_every_n_frames": settings.GENREC_DEFAULT_EVERY_N_FRAMES,
         "max_upload_mb": settings.GENREC_MAX_UPLOAD_BYTES // (1024 * 1024),
     }

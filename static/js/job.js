@@ -9,6 +9,14 @@
   // Close codes the server uses to refuse a socket: retrying cannot help.
   const REFUSED_CODES = new Set([4401, 4403, 4404]);
 
+  /** "every frame", "every 2nd frame", "every 10th frame": what a video's result says was analysed. */
+  function samplingText(n) {
+    if (!n || n === 1) return "every frame";
+    const teen = n % 100 >= 10 && n % 100 <= 20;
+    const suffix = teen ? "th" : { 1: "st", 2: "nd", 3: "rd" }[n % 10] || "th";
+    return "every " + n + suffix + " frame";
+  }
+
   const percent = (value) => (value === null || value === undefined ? "—" : Math.round(value * 100) + "%");
   const fixed = (value, digits) => (value === null || value === undefined ? "—" : Number(value).toFixed(digits));
 
@@ -176,7 +184,7 @@
       this.field("kind").textContent = job.kind === "video" ? "Video" : "Image";
       this.field("dimensions").textContent = job.width && job.height ? job.width + " × " + job.height : "";
       this.field("sampling").textContent =
-        job.kind === "video" ? (job.every_n_frames > 1 ? "every " + job.every_n_frames + "th frame" : "every frame") : "";
+        job.kind === "video" ? samplingText(job.every_n_frames) : "";
       for (const link of this.panel.querySelectorAll("[data-link]")) {
         const url = job.urls[link.dataset.link];
         if (url) link.setAttribute("href", url);
@@ -244,6 +252,8 @@
         dt.textContent = term;
         const dd = document.createElement("dd");
         dd.textContent = value;
+        // Words in a box sized for numbers would wrap: they get a smaller face.
+        if (value.length > 8) dd.className = "stat-text";
         item.append(dt, dd);
         list.appendChild(item);
       };
@@ -254,7 +264,7 @@
         add("Std. of confidence", percent(summary.std_confidence));
         add("Frames analysed", String(summary.frames_analyzed ?? job.frames_done));
         add("Frames with faces", String(summary.frames_with_faces ?? "—"));
-        add("What was analysed", job.every_n_frames > 1 ? "every " + job.every_n_frames + "th frame" : "every frame");
+        add("What was analysed", samplingText(job.every_n_frames));
       }
       if (job.duration_seconds !== null && job.duration_seconds !== undefined) add("Took", fixed(job.duration_seconds, 1) + " s");
     }

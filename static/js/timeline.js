@@ -3,10 +3,9 @@
   "use strict";
 
   const SVG_NS = "http://www.w3.org/2000/svg";
-  const WIDTH = 640;
-  const HEIGHT = 200;
+  const HEIGHT = 180;
+  const MIN_WIDTH = 320;
   const PAD = { left: 40, right: 12, top: 12, bottom: 28 };
-  const PLOT_W = WIDTH - PAD.left - PAD.right;
   const PLOT_H = HEIGHT - PAD.top - PAD.bottom;
 
   function element(name, attributes, text) {
@@ -29,6 +28,8 @@
       this.framesTotal = 0;
       this.fps = 0;
       this.pending = false;
+      // Drawn at the element's own pixel width, so text stays crisp and unstretched at any size.
+      if (window.ResizeObserver) new window.ResizeObserver(() => this.scheduleDraw()).observe(svg);
     }
 
     /** Replace every point (a snapshot) and the video's length. */
@@ -63,14 +64,17 @@
     draw() {
       const svg = this.svg;
       while (svg.firstChild) svg.removeChild(svg.firstChild);
+      const width = Math.max(MIN_WIDTH, Math.round(svg.clientWidth || 640));
+      const plotWidth = width - PAD.left - PAD.right;
+      svg.setAttribute("viewBox", "0 0 " + width + " " + HEIGHT);
       const span = this.lastFrame();
-      const x = (index) => PAD.left + (span > 1 ? (index / (span - 1)) * PLOT_W : PLOT_W / 2);
+      const x = (index) => PAD.left + (span > 1 ? (index / (span - 1)) * plotWidth : plotWidth / 2);
       const y = (p) => PAD.top + (1 - p) * PLOT_H;
 
-      svg.appendChild(element("rect", { x: PAD.left, y: y(1), width: PLOT_W, height: PLOT_H / 2, class: "band-female" }));
-      svg.appendChild(element("rect", { x: PAD.left, y: y(0.5), width: PLOT_W, height: PLOT_H / 2, class: "band-male" }));
-      svg.appendChild(element("line", { x1: PAD.left, x2: PAD.left + PLOT_W, y1: y(0.5), y2: y(0.5), class: "midline" }));
-      svg.appendChild(element("line", { x1: PAD.left, x2: PAD.left + PLOT_W, y1: y(0), y2: y(0), class: "axis" }));
+      svg.appendChild(element("rect", { x: PAD.left, y: y(1), width: plotWidth, height: PLOT_H / 2, class: "band-female" }));
+      svg.appendChild(element("rect", { x: PAD.left, y: y(0.5), width: plotWidth, height: PLOT_H / 2, class: "band-male" }));
+      svg.appendChild(element("line", { x1: PAD.left, x2: PAD.left + plotWidth, y1: y(0.5), y2: y(0.5), class: "midline" }));
+      svg.appendChild(element("line", { x1: PAD.left, x2: PAD.left + plotWidth, y1: y(0), y2: y(0), class: "axis" }));
       for (const [p, label] of [[1, "1.0"], [0.5, "0.5"], [0, "0.0"]]) {
         svg.appendChild(element("text", { x: PAD.left - 6, y: y(p) + 4, "text-anchor": "end", class: "axis-text" }, label));
       }
@@ -78,7 +82,7 @@
       svg.appendChild(element("text", { x: PAD.left + 6, y: y(0) - 5, class: "axis-text" }, "male"));
       const endLabel = this.fps > 0 ? formatSeconds(span / this.fps) : "frame " + span;
       svg.appendChild(element("text", { x: PAD.left, y: HEIGHT - 8, class: "axis-text" }, this.fps > 0 ? "0 s" : "frame 0"));
-      svg.appendChild(element("text", { x: PAD.left + PLOT_W, y: HEIGHT - 8, "text-anchor": "end", class: "axis-text" }, endLabel));
+      svg.appendChild(element("text", { x: PAD.left + plotWidth, y: HEIGHT - 8, "text-anchor": "end", class: "axis-text" }, endLabel));
 
       // One value per pixel column: a long video stays cheap to redraw however many frames it has.
       const columns = new Map();

@@ -1,0 +1,228 @@
+"""Try it now in a real browser: sign up, upload a video, watch it analysed live over the real server and worker."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.predictions.web_factories import astronaut_video
+
+pytestmark = pytest.mark.browser
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Redis database of this test alone (the jobs engine's integration tests use others).
+REDIS_URL = "redis://127.0.0.1:6379/12"
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+JOB_TIMEOUT_MS = 180_000
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def redis_reachable() -> bool:
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def wait_for_http(url: str, process: subprocess.Popen, log: Path, seconds: float = 60) -> None:
+    """Poll until the server answers (it is ready), failing early with its log if it died."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"the server did not answer at {url}:\n{log.read_text()[-3000:]}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def live_site(tmp_path) -> Iterator[str]:
+    """daphne and a Celery worker as subprocesses on a fresh SQLite database, media folder and Redis database."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (the setup script installs it)")
+    model_dir = Path(os.environ.get("GENREC_MODEL_DIR") or REPO_ROOT / "models" / "default")
+    if not (model_dir / "manifest.json").is_file():
+        pytest.skip(f"no trained model at {model_dir} (the shipped model or GENREC_MODEL_DIR)")
+    if not redis_reachable():
+        pytest.skip(f"no Redis answers at {REDIS_URL}")
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    port = free_port()
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'site.sqlite3'}",
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "REDIS_URL": REDIS_URL,
+        "CHANNELS_PREFIX": f"genrec-browser-{port}",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        # Plain HTTP on loopback: the production defaults (HTTPS only) are relaxed here on purpose.
+        "SECURE_SSL_REDIRECT": "0",
+        "SESSION_COOKIE_SECURE": "0",
+        "CSRF_COOKIE_SECURE": "0",
+        "SECURE_HSTS_SECONDS": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
+    python = sys.executable
+    subprocess.run(
+        [python, "manage.py", "migrate", "--noinput"], cwd=REPO_ROOT, env=env, check=True, capture_output=True
+    )
+    server_log, worker_log = tmp_path / "daphne.log", tmp_path / "worker.log"
+    server = subprocess.Popen(
+        [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "genrec_site.asgi:application"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=server_log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    worker = subprocess.Popen(
+        [
+            python,
+            "-m",
+            "celery",
+            "-A",
+            "genrec_site",
+            "worker",
+            "--pool=solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=INFO",
+            "-n",
+            f"browser-test-{port}@%h",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=worker_log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        wait_for_http(base_url + "/healthz", server, server_log)
+        yield base_url
+    finally:
+        stop(worker)
+        stop(server)
+        redis.Redis.from_url(REDIS_URL).flushdb()
+        if os.environ.get("GENREC_KEEP_BROWSER_LOGS"):
+            ARTIFACTS.mkdir(exist_ok=True)
+            for log in (server_log, worker_log):
+                (ARTIFACTS / log.name).write_text(log.read_text())
+
+
+@pytest.fixture
+def browser_page():
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def test_sign_up_upload_a_video_and_watch_it_analysed_live(live_site, browser_page, tmp_path):
+    page = browser_page
+    page.set_default_timeout(30_000)
+    page.goto(live_site + "/")
+    screenshot(page, "welcome.png")
+    page.goto(live_site + "/concept/")
+    screenshot(page, "concept.png")
+
+    page.click("text=Sign up")
+    page.fill("#id_username", "walter")
+    page.fill("#id_password1", "a-long-browser-pass-phrase")
+    page.fill("#id_password2", "a-long-browser-pass-phrase")
+    screenshot(page, "signup.png")
+    page.click("button:has-text('Sign up')")
+    page.wait_for_url(live_site + "/try/")
+    screenshot(page, "try_it_now_empty.png")
+
+    clip = astronaut_video(tmp_path / "astronaut walk.mp4", fourcc="mp4v", frames=40, size=320)
+    page.set_input_files("#upload-file", str(clip))
+    assert "astronaut walk.mp4" in page.inner_text("[data-dropzone-title]")
+    page.select_option("#every-n-frames", "2")
+    page.click("[data-upload-button]")
+
+    panel = page.locator("[data-job-panel]")
+    panel.wait_for(state="visible")
+    status = panel.locator('[data-field="status"]')
+    page.wait_for_function(
+        "document.querySelector('[data-job-panel] [data-field=\"status\"]').dataset.status === 'SUCCEEDED'",
+        timeout=JOB_TIMEOUT_MS,
+    )
+    assert status.inner_text() == "Done"
+    progress = panel.locator("[data-progress]")
+    assert progress.get_attribute("aria-valuenow") == "100"
+    assert panel.locator('[data-field="progress"]').inner_text() == "100%"
+    assert panel.locator('[data-field="frames"]').inner_text().startswith("20 / 20")
+
+    gallery_images = panel.locator("[data-gallery] img")
+    assert gallery_images.count() >= 1
+    gallery_images.first.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "[...document.querySelectorAll('[data-gallery] img')].every((img) => img.complete && img.naturalWidth > 0)"
+    )
+    assert panel.locator("[data-timeline] polyline, [data-timeline] circle").count() >= 1
+    persons = panel.locator("[data-faces-table] tbody tr")
+    assert persons.count() >= 1
+    assert "every 2nd frame" in panel.locator("[data-summary]").inner_text()
+    finished = screenshot(page, "try_it_now_finished.png")
+    assert finished.stat().st_size > 0
+
+    page.click("[data-link='page']")
+    page.wait_for_function(
+        "document.querySelector('[data-job-panel] [data-field=\"status\"]').dataset.status === 'SUCCEEDED'"
+    )
+    assert page.locator("[data-gallery] img").count() == gallery_images.count()
+    screenshot(page, "job_page.png")
+    page.goto(live_site + "/jobs/")
+    assert "astronaut walk.mp4" in page.inner_text("table")
+    screenshot(page, "my_jobs.png")
