@@ -1,6 +1,8 @@
 """GEN_REC settings: one module, every value read from the environment."""
 
 import os
+import tempfile
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -118,6 +120,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
     DATABASES["default"]["OPTIONS"]["init_command"] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+    # Tests with a real worker write from several threads: an in-memory database locks whole tables
+    # instead of waiting, so the test database is a file (one per test process) like the real one.
+    DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"genrec-test-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -153,6 +158,9 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+if not STATIC_MANIFEST:
+    # Nothing was collected, so STATIC_ROOT may not exist: WhiteNoise's warning about it is expected.
+    warnings.filterwarnings("ignore", message="No directory at: ")
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # Uploads and result frames live here; they are never served by a public alias,
