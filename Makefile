@@ -4,6 +4,7 @@ VENV ?= $(or $(GENREC_VENV),.venv)
 BIN := $(VENV)/bin
 RUN_ARGS ?=
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: run test install-dev chromium lint format migrations-check bench
 
@@ -42,8 +43,9 @@ format: install-dev
 migrations-check: install-dev
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 
+# Benchmarks, not tests: each bench/*.py prints its figures (bench/README.md says what they mean).
 bench: install-dev
-	@for script in bench/bench_*.py; do \
+	@for script in $(sort $(wildcard bench/*.py)); do \
 		echo "== $$script"; \
-		$(BIN)/python "$$script" || exit 1; \
+		$(BIN)/python "$$script" $(BENCH_ARGS) || exit 1; \
 	done
