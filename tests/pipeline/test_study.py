@@ -72,6 +72,15 @@ def test_find_study_videos_reads_folder_layout_with_both_spellings(tmp_path):
     assert fake.source_id == "id00003"
 
 
+def test_find_study_videos_accepts_a_root_above_the_category_folders(tmp_path):
+    touch(tmp_path, "FakeAVCeleb/RealVideo-RealAudio/Caucasian_American/women/id00012/00031.mp4")
+
+    [video] = find_study_videos(tmp_path)
+
+    assert video.path == "FakeAVCeleb/RealVideo-RealAudio/Caucasian_American/women/id00012/00031.mp4"
+    assert video.cell == (REAL_REAL, "Caucasian (American)", "female")
+
+
 def test_find_study_videos_reads_fakeavceleb_metadata_quirks(tmp_path):
     touch(tmp_path, "RealVideo-RealAudio/African/men/id00076/00109.mp4")
     touch(tmp_path, "FakeVideo-FakeAudio/Asian_East/women/id00080/00110_2_id00200_wavtolip.mp4")

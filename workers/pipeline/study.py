@@ -99,18 +99,16 @@ class StudyVideo:
 
 
 def _video_from_parts(relative: Path, method: str = "") -> StudyVideo | None:
-    """Read category/ethnicity/gender[/id...]/file.mp4 from a path relative to the root."""
+    """Label ``[...]/category/ethnicity/men|women[/id]/file.mp4`` (relative to the root) by its folders."""
     parts = relative.parts
-    if len(parts) < 4:
+    start = next((index for index, part in enumerate(parts[:-1]) if normalize_category(part)), None)
+    if start is None or len(parts) - start < 4:
         return None
-    category, ethnicity, gender = (
-        normalize_category(parts[0]),
-        normalize_ethnicity(parts[1]),
-        normalize_gender(parts[2]),
-    )
-    if not (category and ethnicity and gender):
+    category = normalize_category(parts[start])
+    ethnicity, gender = normalize_ethnicity(parts[start + 1]), normalize_gender(parts[start + 2])
+    if not (ethnicity and gender):
         return None
-    source_id = parts[-2] if len(parts) >= 5 else ""
+    source_id = parts[-2] if len(parts) - start >= 5 else ""
     return StudyVideo(relative.as_posix(), category, ethnicity, gender, source_id, method)
 
 
@@ -613,10 +611,10 @@ def run_study(
     if unknown:
         raise StudyLayoutError(f"unknown categories {unknown}; choose from {', '.join(CATEGORIES)}")
     root = Path(root)
-    model = _load_model(options.model_dir)  # fails early, before any worker starts, on a missing or altered model
     videos = [video for video in find_study_videos(root) if video.category in wanted]
     if not videos:
         raise StudyLayoutError(f"no video under {str(root)!r} in the categories {', '.join(wanted)}")
+    model = _load_model(options.model_dir)  # fails early, before any worker starts, on a missing or altered model
     tree_counts = Counter(video.cell for video in videos)
     sampled = sample_per_cell(videos, per_group, seed)
     logger.info(
