@@ -228,6 +228,13 @@ def signal_group(process: subprocess.Popen, signum: int) -> None:
         pass
 
 
+def browsable_host(host: str) -> str:
+    """The host part of a URL that reaches a server listening on host (any-address means this machine)."""
+    if host in ("0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
 def wait_for_web(url: str, supervisor: Supervisor, stop_requested: threading.Event) -> None:
     """Wait until the web process answers HTTP at url."""
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
@@ -279,7 +286,7 @@ def serve(args: argparse.Namespace) -> int:
         # Exactly one beat: it schedules the media purge and the stale-job reaper.
         supervisor.start("beat", celery + ["beat", "--loglevel=INFO", f"--schedule={VAR_DIR / 'celerybeat-schedule'}"])
 
-        url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}/"
+        url = f"http://{browsable_host(args.host)}:{args.port}/"
         wait_for_web(url, supervisor, stop_requested)
         if not stop_requested.is_set():
             say(f"GEN_REC is running at {url}  (Ctrl-C stops web, worker, beat and an embedded Redis)")
