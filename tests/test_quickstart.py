@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.cookiejar
+import importlib.util
 import json
 import os
 import queue
@@ -45,7 +46,12 @@ INHERITED_SETTINGS = (
     "GENREC_MODEL_DIR",
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(START_TIMEOUT_SECONDS + JOB_TIMEOUT_SECONDS + 120)]
+
+def load_launcher():
+    spec = importlib.util.spec_from_file_location("genrec_run", REPO_ROOT / "scripts" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def free_port() -> int:
@@ -148,6 +154,24 @@ def fresh_clone(tmp_path) -> Path:
     return clone
 
 
+def test_embedded_redis_listens_on_loopback_only_and_keeps_nothing():
+    launcher = load_launcher()
+    command = launcher.embedded_redis_command("redis://:s3cret%21@localhost:6390/2")
+    assert Path(command[0]).name == "redis-server" and os.access(command[0], os.X_OK)
+    options = dict(zip(command[1::2], command[2::2], strict=True))
+    assert options["--bind"] == "127.0.0.1" and options["--port"] == "6390"
+    assert options["--save"] == "" and options["--appendonly"] == "no"
+    assert options["--requirepass"] == "s3cret!"
+
+
+def test_embedded_redis_is_refused_for_another_machine():
+    launcher = load_launcher()
+    with pytest.raises(launcher.QuickStartError, match="only serve this machine"):
+        launcher.embedded_redis_command("redis://10.1.2.3:6379/0")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(START_TIMEOUT_SECONDS + JOB_TIMEOUT_SECONDS + 120)
 def test_quickstart_in_a_fresh_clone_processes_an_upload_and_stops_cleanly(fresh_clone):
     redis_port, web_port = free_port(), free_port()
     assert listening_addresses(redis_port) == [], "the chosen Redis port must be free so the embedded one starts"
