@@ -60,9 +60,12 @@ class Analyzer:
         model: Any = None,
         detection: DetectionSettings = DEFAULT_DETECTION,
         image_detection: DetectionSettings = IMAGE_DETECTION,
+        opencv_threads: int | None = OPENCV_THREADS,
     ) -> None:
-        # Deliberately one OpenCV thread: on a worker sharing its cores, more threads only contend.
-        cv2.setNumThreads(OPENCV_THREADS)
+        # OpenCV's thread count is process-wide; workers want one (see config.OPENCV_THREADS).
+        # None leaves it as it is (benchmarks compare settings this way).
+        if opencv_threads is not None:
+            cv2.setNumThreads(opencv_threads)
         self.model = model if model is not None else default_model()
         self.detection = detection
         self.image_detection = image_detection
