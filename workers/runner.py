@@ -35,19 +35,19 @@ FALLBACK_SPLIT_PARTS = 2
 UNEXPECTED_ERROR = "Something went wrong while analysing this file; the error was logged for the administrators."
 MODEL_ERROR = "The gender model could not be loaded on the worker; the administrators were told."
 
-_model: GenderModel | None = None
+_models: dict[str, GenderModel] = {}
 _model_lock = threading.Lock()
 _analyzers = threading.local()
 
 
 def shared_model() -> GenderModel:
     """The model of settings.GENREC_MODEL_DIR, loaded once per worker process on first use."""
-    global _model
+    directory = str(settings.GENREC_MODEL_DIR)
     with _model_lock:
-        if _model is None:
-            _model = load_model(settings.GENREC_MODEL_DIR)
-            logger.info("Loaded model %s (%s)", _model.name, _model.sha256[:12])
-        return _model
+        if directory not in _models:
+            model = _models[directory] = load_model(directory)
+            logger.info("Loaded model %s (%s) from %s", model.name, model.sha256[:12], directory)
+        return _models[directory]
 
 
 def thread_analyzer() -> Analyzer:
