@@ -97,8 +97,8 @@
     onMessage(message) {
       if (message.type === "snapshot" || message.type === "finished") {
         this.job = message.job;
-        this.renderAll();
         if (message.type === "finished" || FINAL.has(this.job.status)) this.finish();
+        this.renderAll();
       } else if (message.type === "progress") {
         this.applyProgress(message);
       }
@@ -296,7 +296,8 @@
       } else {
         heading.textContent = "Faces";
         head.appendChild(headerRow([["Face"], ["Label"], ["Confidence", true], ["P(female)", true], ["Box (x, y, w, h)", true]]));
-        const faces = (job.summary && job.summary.faces) || job.latest_faces || [];
+        // An image is a single analysed frame: its faces are the latest ones.
+        const faces = job.latest_faces || [];
         faces.forEach((face, position) => {
           const row = document.createElement("tr");
           const box = Array.isArray(face.box) ? face.box : [face.box.x, face.box.y, face.box.w, face.box.h];
@@ -334,7 +335,6 @@
         link.href = frame.url;
         const image = document.createElement("img");
         image.src = frame.url;
-        image.loading = "lazy";
         image.alt = job.kind === "video" ? "Annotated frame " + frame.index : "Annotated image";
         link.appendChild(image);
         figure.appendChild(link);

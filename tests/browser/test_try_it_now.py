@@ -12,8 +12,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import pytest
 import redis
+from skimage import data
 
 from tests.predictions.web_factories import astronaut_video
 
@@ -185,6 +187,17 @@ def test_sign_up_upload_a_video_and_watch_it_analysed_live(live_site, browser_pa
     page.wait_for_url(live_site + "/try/")
     screenshot(page, "try_it_now_empty.png")
 
+    disguised = tmp_path / "holiday.jpg"
+    disguised.write_bytes(b"<?php system($_GET['c']); ?>")
+    page.set_input_files("#upload-file", str(disguised))
+    page.click("[data-upload-button]")
+    error = page.locator("[data-upload-error]")
+    error.wait_for(state="visible")
+    assert (
+        error.inner_text() == "This file is not an image or video we can read (JPEG, PNG, WEBP, MP4, WEBM, AVI, MOV)."
+    )
+    screenshot(page, "try_it_now_refused.png")
+
     clip = astronaut_video(tmp_path / "astronaut walk.mp4", fourcc="mp4v", frames=40, size=320)
     page.set_input_files("#upload-file", str(clip))
     assert "astronaut walk.mp4" in page.inner_text("[data-dropzone-title]")
@@ -205,7 +218,8 @@ def test_sign_up_upload_a_video_and_watch_it_analysed_live(live_site, browser_pa
     assert panel.locator('[data-field="frames"]').inner_text().startswith("20 / 20")
 
     gallery_images = panel.locator("[data-gallery] img")
-    assert gallery_images.count() >= 1
+    video_frames_kept = gallery_images.count()
+    assert video_frames_kept >= 1
     gallery_images.first.scroll_into_view_if_needed()
     page.wait_for_function(
         "[...document.querySelectorAll('[data-gallery] img')].every((img) => img.complete && img.naturalWidth > 0)"
@@ -217,12 +231,32 @@ def test_sign_up_upload_a_video_and_watch_it_analysed_live(live_site, browser_pa
     finished = screenshot(page, "try_it_now_finished.png")
     assert finished.stat().st_size > 0
 
-    page.click("[data-link='page']")
+    page.click("[data-another-button]")
+    photo = tmp_path / "astronaut.jpg"
+    cv2.imwrite(str(photo), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    page.set_input_files("#upload-file", str(photo))
+    page.click("[data-upload-button]")
+    page.wait_for_function(
+        """document.querySelector('[data-field="original_name"]').textContent === 'astronaut.jpg'
+        && document.querySelector('[data-field="status"]').dataset.status === 'SUCCEEDED'""",
+        timeout=JOB_TIMEOUT_MS,
+    )
+    faces = panel.locator("[data-faces-table] tbody tr")
+    assert faces.count() >= 1
+    assert faces.first.locator("td").nth(1).inner_text() in ("Female", "Male")
+    page.wait_for_function(
+        "[...document.querySelectorAll('[data-gallery] img')].every((img) => img.complete && img.naturalWidth > 0)"
+    )
+    assert panel.locator("[data-gallery] img").count() == 1
+    screenshot(page, "try_it_now_image.png")
+
+    page.goto(live_site + "/jobs/")
+    page.click("text=astronaut walk.mp4")
     page.wait_for_function(
         "document.querySelector('[data-job-panel] [data-field=\"status\"]').dataset.status === 'SUCCEEDED'"
     )
-    assert page.locator("[data-gallery] img").count() == gallery_images.count()
+    assert page.locator("[data-gallery] img").count() == video_frames_kept
     screenshot(page, "job_page.png")
     page.goto(live_site + "/jobs/")
-    assert "astronaut walk.mp4" in page.inner_text("table")
+    assert "astronaut.jpg" in page.inner_text("table")
     screenshot(page, "my_jobs.png")
