@@ -1,0 +1,48 @@
+"""Haar detection on scikit-image's public-domain astronaut photo (Eileen Collins, one face)."""
+
+import numpy as np
+import pytest
+from skimage import data
+
+from workers.pipeline.config import DEFAULT_DETECTION, STUDY_DETECTION
+from workers.pipeline.detection import detect_faces, to_gray
+
+# Where her face is in the 512x512 photo (checked by eye): roughly x 160-260, y 50-180.
+FACE_CENTRE = (210, 115)
+
+
+@pytest.fixture(scope="module")
+def astronaut_gray() -> np.ndarray:
+    rgb = data.astronaut()
+    return to_gray(rgb[:, :, ::-1].copy())
+
+
+def _contains(box, point) -> bool:
+    return box.x <= point[0] <= box.x + box.w and box.y <= point[1] <= box.y + box.h
+
+
+@pytest.mark.parametrize("detection", [DEFAULT_DETECTION, STUDY_DETECTION], ids=["default", "study"])
+def test_detect_faces_finds_the_astronaut_face(astronaut_gray, detection):
+    boxes = detect_faces(astronaut_gray, detection)
+    assert len(boxes) == 1
+    assert _contains(boxes[0], FACE_CENTRE)
+    assert 60 <= boxes[0].w <= 200
+
+
+def test_detect_faces_maps_downscaled_boxes_back_to_original_pixels(astronaut_gray):
+    big = np.kron(astronaut_gray, np.ones((2, 2), dtype=np.uint8))  # 1024x1024, detected at 480 wide
+    boxes = detect_faces(big, DEFAULT_DETECTION)
+    assert len(boxes) == 1
+    assert _contains(boxes[0], (FACE_CENTRE[0] * 2, FACE_CENTRE[1] * 2))
+    assert boxes[0].w >= 120
+
+
+def test_detect_faces_finds_nothing_in_a_blank_frame():
+    assert detect_faces(np.full((300, 400), 90, dtype=np.uint8)) == []
+
+
+def test_to_gray_accepts_gray_bgr_and_bgra():
+    bgr = np.zeros((4, 5, 3), dtype=np.uint8)
+    assert to_gray(bgr).shape == (4, 5)
+    assert to_gray(np.zeros((4, 5, 4), dtype=np.uint8)).shape == (4, 5)
+    assert to_gray(np.zeros((4, 5), dtype=np.uint8)).shape == (4, 5)

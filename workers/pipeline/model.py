@@ -1,0 +1,187 @@
+"""The gender model: one scikit-learn Pipeline (PCA eigenfaces -> calibrated SVC), saved with a checked manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import cv2
+import joblib
+import numpy as np
+import sklearn
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.decomposition import PCA
+from sklearn.pipeline import Pipeline
+from sklearn.svm import SVC
+
+from .config import FACE_SIZE
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "model.joblib"
+MANIFEST_FILE = "manifest.json"
+MODEL_DIR_ENV = "GENREC_MODEL_DIR"
+FEMALE_CLASS = 1
+FEATURES = FACE_SIZE * FACE_SIZE
+CALIBRATION_FOLDS = 5
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ModelIntegrityError(RuntimeError):
+    """A model folder whose file is missing, altered, foreign or made by an incompatible scikit-learn."""
+
+
+def default_model_dir() -> Path:
+    """The shipped model folder (repo_root/models/default) unless GENREC_MODEL_DIR points elsewhere."""
+    return Path(os.environ.get(MODEL_DIR_ENV) or REPO_ROOT / "models" / "default")
+
+
+def build_estimator(
+    *,
+    n_components: int = 50,
+    whiten: bool = False,
+    C: float = 10.0,  # noqa: N803 - scikit-learn's name
+    kernel: str = "rbf",
+    gamma: float | str = "scale",
+    coef0: float = 0.0,
+    class_weight: str | None = None,
+    calibrated: bool = True,
+    random_state: int = 0,
+) -> Pipeline:
+    """PCA eigenfaces then an SVM; ``calibrated`` wraps the SVC as scikit-learn 1.9 recommends for probabilities."""
+    svc = SVC(C=C, kernel=kernel, gamma=gamma, coef0=coef0, class_weight=class_weight, random_state=random_state)
+    classifier = CalibratedClassifierCV(svc, ensemble=False, cv=CALIBRATION_FOLDS) if calibrated else svc
+    return Pipeline(
+        [
+            ("pca", PCA(n_components=n_components, whiten=whiten, svd_solver="randomized", random_state=random_state)),
+            ("svm", classifier),
+        ]
+    )
+
+
+def library_versions() -> dict[str, str]:
+    """Versions a saved model depends on, recorded in its manifest."""
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "opencv": cv2.__version__,
+        "joblib": joblib.__version__,
+    }
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_model(estimator: Pipeline, directory: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Write ``model.joblib`` and ``manifest.json`` (with sha256, versions, created_at) and return the manifest."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model_path = directory / MODEL_FILE
+    joblib.dump(estimator, model_path, compress=3)
+    full_manifest = {
+        "name": manifest.get("name") or directory.name,
+        **manifest,
+        "file": MODEL_FILE,
+        "sha256": file_sha256(model_path),
+        "size_bytes": model_path.stat().st_size,
+        "classes": {"0": "male", "1": "female"},
+        "libraries": library_versions(),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    (directory / MANIFEST_FILE).write_text(json.dumps(full_manifest, indent=2, default=_json_default) + "\n")
+    return full_manifest
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to a manifest")
+
+
+class GenderModel:
+    """A loaded, verified model: ``predict_p_female`` on (n, 10000) face vectors."""
+
+    def __init__(self, estimator: Pipeline, manifest: dict[str, Any]):
+        self.estimator = estimator
+        self.manifest = manifest
+        self.sha256: str = manifest.get("sha256", "")
+        self.name: str = manifest.get("name", "")
+        classes = list(estimator.classes_)
+        if FEMALE_CLASS not in classes:
+            raise ModelIntegrityError(f"model classes {classes} do not include female ({FEMALE_CLASS})")
+        self._female_column = classes.index(FEMALE_CLASS)
+
+    def predict_p_female(self, vectors: np.ndarray) -> np.ndarray:
+        """Probability of female for each row of an (n, 10000) matrix, in one batched call."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim == 1:
+            vectors = vectors.reshape(1, -1)
+        if vectors.shape[0] == 0:
+            return np.empty(0, dtype=np.float64)
+        if vectors.shape[1] != FEATURES:
+            raise ValueError(f"expected face vectors of {FEATURES} values, got {vectors.shape[1]}")
+        return self.estimator.predict_proba(vectors)[:, self._female_column]
+
+
+def load_model(directory: Path | None = None) -> GenderModel:
+    """Load a model folder after checking its sha256 against ``manifest.json`` (before unpickling anything)."""
+    directory = Path(directory) if directory is not None else default_model_dir()
+    manifest_path, model_path = directory / MANIFEST_FILE, directory / MODEL_FILE
+    if not manifest_path.is_file():
+        raise ModelIntegrityError(f"{directory} has no {MANIFEST_FILE}; refusing to load an unverified model")
+    if not model_path.is_file():
+        raise ModelIntegrityError(f"{directory} has no {MODEL_FILE}")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        expected = manifest["sha256"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ModelIntegrityError(f"{manifest_path} is not a readable model manifest: {error}") from error
+    actual = file_sha256(model_path)
+    if actual != expected:
+        raise ModelIntegrityError(
+            f"{model_path} does not match its manifest (sha256 {actual[:12]}..., expected {str(expected)[:12]}...): "
+            "the file was altered or replaced; retrain or restore it"
+        )
+    _check_sklearn_version(manifest.get("libraries", {}).get("scikit-learn"), model_path)
+    try:
+        with warnings.catch_warnings():
+            # Patch-level version differences are fine; major/minor ones were refused above.
+            warnings.filterwarnings("ignore", category=UserWarning, message=".*Trying to unpickle estimator.*")
+            estimator = joblib.load(model_path)
+    except Exception as error:  # a foreign pickle can raise anything
+        raise ModelIntegrityError(f"{model_path} is not a loadable model: {error}") from error
+    if not isinstance(estimator, Pipeline) or not hasattr(estimator, "predict_proba"):
+        raise ModelIntegrityError(f"{model_path} holds a {type(estimator).__name__}, not a scikit-learn Pipeline")
+    return GenderModel(estimator, manifest)
+
+
+def _major_minor(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".")[:2] if part.isdigit())
+
+
+def _check_sklearn_version(saved: str | None, model_path: Path) -> None:
+    if not saved:
+        raise ModelIntegrityError(f"the manifest of {model_path} does not say which scikit-learn made it")
+    if _major_minor(saved) != _major_minor(sklearn.__version__):
+        raise ModelIntegrityError(
+            f"{model_path} was made with scikit-learn {saved}, this is {sklearn.__version__}: "
+            "pickles are only reliable within one major.minor version; install the matching version or retrain"
+        )
