@@ -24,6 +24,8 @@ DISPLAY_NAME_MAX_LENGTH = 120
 SNIFF_BYTES = 64
 # Frame rates outside this range come from broken headers, not from cameras.
 PLAUSIBLE_FPS = (0.1, 1000.0)
+# How far short of its declared frame count a video may end and still count as whole.
+FRAME_COUNT_SLACK = 0.05
 
 
 class UploadRejected(Exception):
@@ -204,12 +206,17 @@ def _probe_video(path: Path) -> tuple[int, int, int, float]:
             raise UploadRejected(
                 f"This video is too long: the limit is {settings.GENREC_MAX_VIDEO_SECONDS // 60} minutes."
             )
-        # A cut file still opens and plays its first half; its last frame is what is missing.
-        if frames > 1:
-            capture.set(cv2.CAP_PROP_POS_FRAMES, frames - 1)
-            last_ok, _ = capture.read()
-            if not last_ok:
-                raise UploadRejected("This video is truncated or damaged: it stops before its last frame.")
+        # A cut file still opens and plays its first part; its end is what is missing. Containers without a
+        # frame index (WebM) only estimate the count, so a frame close to the end is accepted as the end.
+        end_positions = sorted({frames - 1, int(frames * (1 - FRAME_COUNT_SLACK)) - 1}, reverse=True)
+        if frames > 1 and not any(_frame_decodes(capture, position) for position in end_positions if position > 0):
+            raise UploadRejected("This video is truncated or damaged: it stops before its last frame.")
         return width, height, frames, fps
     finally:
         capture.release()
+
+
+def _frame_decodes(capture: cv2.VideoCapture, position: int) -> bool:
+    capture.set(cv2.CAP_PROP_POS_FRAMES, position)
+    decoded, _ = capture.read()
+    return decoded
