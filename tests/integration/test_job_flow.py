@@ -1,4 +1,4 @@
-"""End to end with a real worker and socket: upload, live progress, final snapshot, rows stored, upload gone."""
+"""End to end with a real worker and socket: HTTP upload, live progress, final snapshot, rows stored, upload gone."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from channels.testing import WebsocketCommunicator
+from django.urls import reverse
 
 from genrec_site.asgi import application
 from predictions import selectors, services
@@ -34,11 +35,15 @@ async def watch(job: Job, headers, worker_context) -> tuple[dict, list[dict]]:
 
 def test_video_job_streams_progress_to_its_owner_and_ends_with_results(alice, client, tmp_path, worker):
     clip = write_face_clip(tmp_path / "walk.mp4", frames=CLIP_FRAMES, blank_every=12)
-    job = services.job_create(owner=alice, upload=validated_upload(clip), every_n_frames=1)
+    headers = session_headers(client, alice)
+    with clip.open("rb") as file:
+        response = client.post(reverse("job-upload"), {"file": file, "every_n_frames": "1"})
+    assert response.status_code == 201, response.content
+    job = Job.objects.get(public_id=response.json()["job"]["id"], owner=alice)
     upload_path = job.upload_path
     assert upload_path.exists()
 
-    snapshot, messages = asyncio.run(watch(job, session_headers(client, alice), worker()))
+    snapshot, messages = asyncio.run(watch(job, headers, worker()))
 
     assert snapshot["type"] == "snapshot" and snapshot["job"]["status"] == "PENDING"
     progress, finished = messages[:-1], messages[-1]
