@@ -9,6 +9,7 @@ import pytest
 from predictions import services
 from predictions.models import AnalysedFrame, Detection, Job, JobPart
 from tests.jobs_helpers import validated_upload, wait_for_job, write_face_clip
+from workers import runner
 from workers.pipeline.analysis import Analyzer
 from workers.pipeline.model import load_model
 
@@ -90,3 +91,12 @@ def wait_until_idle(app, hostname: str) -> None:
             return
         time.sleep(0.2)
     pytest.fail("the worker kept running tasks after the job was cancelled")
+
+
+def test_split_parts_follow_the_worker_processes_when_not_configured(settings, worker):
+    settings.GENREC_SPLIT_PARTS = 0
+
+    with worker(concurrency=3):
+        parts = runner.split_parts_wanted()
+
+    assert parts == 3
