@@ -139,6 +139,8 @@ def frame_ranges(*, frame_count: int, every_n_frames: int, redetect_every: int, 
     Boundaries are multiples of every_n_frames * redetect_every: a range starting there detects exactly
     what a whole-video run detects for its frames.
     """
+    if frame_count <= 0:
+        return [(0, 0)]  # a container that does not say its length: one part, read to the end of the stream
     block = every_n_frames * max(1, redetect_every)
     blocks = max(1, math.ceil(frame_count / block))
     parts = max(1, min(parts, blocks))

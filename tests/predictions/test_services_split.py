@@ -30,6 +30,10 @@ def test_frame_ranges_cover_the_video_and_cut_only_where_detection_restarts(
     assert 1 <= len(ranges) <= parts
 
 
+def test_frame_ranges_of_a_video_of_unknown_length_is_one_part():
+    assert services.frame_ranges(frame_count=0, every_n_frames=1, redetect_every=10, parts=4) == [(0, 0)]
+
+
 def test_planned_result_frames_spread_over_analysed_frames_first_and_last_included():
     kept = services.planned_result_frames(frame_count=100, every_n_frames=3, kept=5)
 
