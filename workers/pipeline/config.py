@@ -21,6 +21,7 @@ class DetectionSettings:
     redetect_every: int = 10  # full-frame detection every K analysed frames; in between, tracked regions only
     track_margin: float = 0.5  # search margin around a tracked face, as a fraction of its size
     track_size_ratio: float = 1.5  # a tracked face is searched for at sizes within this factor of its last size
+    track_face_size: int = 48  # tracked-face windows are shrunk so the face is about this wide (pixels)
 
 
 # The study's way: full resolution, scale factor 1.1, every frame.

@@ -14,6 +14,7 @@ from .types import Box
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 # Two windows around neighbouring tracked faces can both find the same face; keep it once.
 DUPLICATE_OVERLAP = 0.5
+CASCADE_WINDOW = 24  # the frontal-face cascade's own window: no face smaller than this is ever found
 
 
 @lru_cache(maxsize=1)
@@ -121,22 +122,31 @@ class VideoFaceDetector:
         return boxes
 
     def _search_around(self, gray: np.ndarray, tracked: list[Box]) -> list[Box]:
-        """Look for each tracked face again in a window around its last box, at sizes near its last size."""
-        small, scale = _detection_image(gray, self.settings)
-        height, width = small.shape[:2]
+        """Look for each tracked face again in a window around its last box, at sizes near its last size.
+
+        The window is cut from the full-resolution frame and shrunk so the face is about
+        track_face_size pixels wide: the cascade's cost grows with the window's pixels, and a face
+        that size is still well above the cascade's 24-pixel window.
+        """
+        height, width = gray.shape[:2]
+        ratio = self.settings.track_size_ratio
         found: list[Box] = []
         for box in tracked:
-            # Work in detection-image pixels: the same resolution the full detection used.
-            x, y, w, h = box.x / scale, box.y / scale, box.w / scale, box.h / scale
-            margin = self.settings.track_margin * max(w, h)
-            x0, y0 = max(int(x - margin), 0), max(int(y - margin), 0)
-            x1, y1 = min(int(x + w + margin + 1), width), min(int(y + h + margin + 1), height)
-            min_size = max(int(w / self.settings.track_size_ratio), self.settings.min_size)
-            max_size = int(w * self.settings.track_size_ratio) + 1
-            if x1 - x0 < min_size or y1 - y0 < min_size:
+            margin = self.settings.track_margin * max(box.w, box.h)
+            x0, y0 = max(int(box.x - margin), 0), max(int(box.y - margin), 0)
+            x1, y1 = min(int(box.x + box.w + margin + 1), width), min(int(box.y + box.h + margin + 1), height)
+            factor = min(1.0, self.settings.track_face_size / box.w)
+            window = gray[y0:y1, x0:x1]
+            if factor < 1.0:
+                size = (max(round((x1 - x0) * factor), 1), max(round((y1 - y0) * factor), 1))
+                window = cv2.resize(window, size, interpolation=cv2.INTER_AREA)
+            face_size = box.w * factor
+            min_size, max_size = max(int(face_size / ratio), CASCADE_WINDOW), int(face_size * ratio) + 1
+            if min(window.shape[:2]) < min_size:
                 continue
-            for fx, fy, fw, fh in _run_cascade(self._cascade, small[y0:y1, x0:x1], self.settings, min_size, max_size):
-                candidate = _scaled_box(fx + x0, fy + y0, fw, fh, scale, gray.shape[1], gray.shape[0])
+            for fx, fy, fw, fh in _run_cascade(self._cascade, window, self.settings, min_size, max_size):
+                candidate = _scaled_box(fx, fy, fw, fh, 1 / factor, x1 - x0, y1 - y0)
+                candidate = Box(candidate.x + x0, candidate.y + y0, candidate.w, candidate.h)
                 if all(overlap(candidate, kept) < DUPLICATE_OVERLAP for kept in found):
                     found.append(candidate)
         return _sorted_boxes(found)
