@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 JOBS_PER_PAGE = 20
 # Only plain PNG names found in the report folder are ever served: no paths, no other types.
 FIGURE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}\.png$")
+CAPTION_ACRONYMS = {"roc", "pca", "svm", "ece", "auc"}
 EIGEN_FIGURE = re.compile(r"eigen|mean_face|variance|pca", re.IGNORECASE)
 
 
@@ -39,16 +40,17 @@ def figure_names() -> list[str]:
     return sorted(path.name for path in folder.iterdir() if path.is_file() and FIGURE_NAME.match(path.name))
 
 
-def read_manifest() -> dict | None:
-    """The shipped model's manifest, or None when it is missing or unreadable."""
-    path = Path(settings.GENREC_MODEL_DIR) / "manifest.json"
+def read_report_json(name: str) -> dict | None:
+    """A JSON file of the shipped model (manifest.json, report/metrics.json), or None when missing or unreadable."""
+    path = Path(settings.GENREC_MODEL_DIR) / name
     try:
-        return json.loads(path.read_text())
+        document = json.loads(path.read_text())
     except FileNotFoundError:
         return None
     except (OSError, ValueError):
-        logger.exception("The model manifest at %s cannot be read", path)
+        logger.exception("The model file %s cannot be read", path)
         return None
+    return document if isinstance(document, dict) else None
 
 
 @require_GET
@@ -60,13 +62,13 @@ def welcome(request: HttpRequest) -> HttpResponse:
 @require_GET
 def concept(request: HttpRequest) -> HttpResponse:
     """How it works, illustrated with the shipped model's own figures and numbers."""
-    manifest = read_manifest()
+    manifest = read_report_json("manifest.json")
     figures = [{"name": name, "caption": figure_caption(name)} for name in figure_names()]
     # Figures about the eigenfaces illustrate that step; the others show how well the model does.
     eigen_figures = [figure for figure in figures if EIGEN_FIGURE.search(figure["name"])]
     context = {
         "manifest": manifest,
-        "model": model_facts(manifest) if manifest else None,
+        "model": model_facts(manifest, read_report_json("report/metrics.json")) if manifest else None,
         "eigen_figures": eigen_figures,
         "result_figures": [figure for figure in figures if figure not in eigen_figures],
     }
@@ -74,9 +76,11 @@ def concept(request: HttpRequest) -> HttpResponse:
 
 
 def figure_caption(name: str) -> str:
-    """A readable caption from a figure's file name: "roc_curve.png" -> "Roc curve"."""
-    words = re.sub(r"^\d+[_-]*", "", name.removesuffix(".png")).replace("_", " ").replace("-", " ").strip()
-    return words[:1].upper() + words[1:] if words else name
+    """A readable caption from a figure's file name: "roc_curve.png" -> "ROC curve"."""
+    words = re.sub(r"^\d+[_-]*", "", name.removesuffix(".png")).replace("_", " ").replace("-", " ").split()
+    words = [word.upper() if word.lower() in CAPTION_ACRONYMS else word for word in words]
+    caption = " ".join(words)
+    return caption[:1].upper() + caption[1:] if caption else name
 
 
 @require_GET
@@ -89,58 +93,85 @@ def model_figure(request: HttpRequest, name: str) -> FileResponse:
     return response
 
 
-def model_facts(manifest: dict) -> dict:
-    """The numbers the Concept page shows, picked from the manifest without assuming every key is there."""
-    metrics = manifest.get("metrics") or {}
-    headline = metrics.get("adults") or metrics.get("test") or metrics
-    parameters = manifest.get("parameters") or manifest.get("params") or {}
-    counts = manifest.get("training_counts") or manifest.get("counts") or manifest.get("data") or {}
+def model_facts(manifest: dict, metrics: dict | None) -> dict:
+    """The numbers the Concept page shows, from the manifest (and the report's metrics.json for group details)."""
+    parameters = manifest.get("parameters") or {}
+    pca = parameters.get("pca") or {}
+    training = manifest.get("training_data") or {}
+    overall = manifest.get("metrics") or {}
+    adults = overall.get("adults") or {}
+    populations = [
+        _population_row(label, figures) for label, figures in (("All ages", overall), ("Adults (18+)", adults))
+    ]
+    populations = [row for row in populations if row["accuracy"] is not None]
+    by_gender = training.get("train_faces_by_gender") or {}
+    training_rows = [
+        ("Training images", training.get("train_images")),
+        ("Faces found in them", training.get("train_faces")),
+        ("… of women", by_gender.get("female")),
+        ("… of men", by_gender.get("male")),
+        ("Held-out test images", training.get("test_images")),
+    ]
+    race_names = sorted(set(overall.get("race_accuracy") or {}) | set(adults.get("race_accuracy") or {}))
     return {
         "name": manifest.get("name", ""),
-        "created_at": manifest.get("created_at", ""),
-        "accuracy": _number(headline, "accuracy"),
-        "balanced_accuracy": _number(headline, "balanced_accuracy"),
-        "roc_auc": _number(headline, "roc_auc"),
-        "n_test": headline.get("n") if isinstance(headline, dict) else None,
-        "components": parameters.get("n_components") or parameters.get("pca__n_components"),
-        "parameters": {key: value for key, value in parameters.items() if not isinstance(value, dict | list)},
-        "counts": {key: value for key, value in counts.items() if isinstance(value, int | float | str)},
-        "groups": _group_rows(headline.get("groups") if isinstance(headline, dict) else None),
+        "created_at": str(manifest.get("created_at", "")),
+        "headline": populations[-1] if populations else None,
+        "populations": populations,
+        "components": pca.get("n_components"),
+        "svm": {key: value for key, value in (parameters.get("svm") or {}).items() if _is_scalar(value)},
+        "support_vectors": manifest.get("support_vectors"),
+        "training": [(label, value) for label, value in training_rows if value is not None],
+        "race_accuracy": [
+            (
+                name,
+                percent((overall.get("race_accuracy") or {}).get(name)),
+                percent((adults.get("race_accuracy") or {}).get(name)),
+            )
+            for name in race_names
+        ],
+        "race_gender": _race_gender_rows(metrics),
     }
 
 
-def _number(metrics: dict, key: str) -> float | None:
-    value = metrics.get(key) if isinstance(metrics, dict) else None
-    return float(value) if isinstance(value, int | float) else None
+def percent(value) -> str | None:
+    """0.8906 -> "89.1%"; None stays None."""
+    return None if not isinstance(value, int | float) else f"{100 * value:.1f}%"
 
 
-def _group_rows(groups) -> list[dict]:
-    """Per-group rows (name, n, accuracy, mean confidence) from a dict or a list of groups."""
-    if isinstance(groups, dict):
-        items = []
-        for name, value in groups.items():
-            if isinstance(value, dict) and "accuracy" in value:
-                items.append({"group": name, **value})
-            elif isinstance(value, dict):
-                # Nested by kind of grouping, e.g. {"race_gender": {...}, "age_band": {...}}.
-                items.extend(
-                    {"group": f"{name}: {inner}", **row} for inner, row in value.items() if isinstance(row, dict)
-                )
-        groups = items
-    if not isinstance(groups, list):
-        return []
+def _is_scalar(value) -> bool:
+    return isinstance(value, str | int | float | bool)
+
+
+def _population_row(label: str, figures: dict) -> dict:
+    gap = figures.get("race_gap") or {}
+    return {
+        "label": label,
+        "n": figures.get("n"),
+        "no_face": figures.get("no_face"),
+        "accuracy": percent(figures.get("accuracy")),
+        "balanced_accuracy": percent(figures.get("balanced_accuracy")),
+        "roc_auc": figures.get("roc_auc"),
+        "worst_race": gap.get("worst"),
+        "race_gap": percent(gap.get("gap")),
+    }
+
+
+def _race_gender_rows(metrics: dict | None) -> list[dict]:
+    """Per race × gender rows (all ages) with their 95% intervals, from the evaluation's metrics.json."""
+    groups = ((metrics or {}).get("groups") or {}).get("race_gender") or {}
     rows = []
-    for group in groups:
-        if not isinstance(group, dict):
+    for name, figures in sorted(groups.items()):
+        if not isinstance(figures, dict) or figures.get("accuracy") is None:
             continue
-        accuracy = group.get("accuracy")
-        if isinstance(accuracy, dict):
-            accuracy = accuracy.get("value", accuracy.get("mean"))
+        low, high = (figures.get("accuracy_ci") or [None, None])[:2]
         rows.append(
             {
-                "group": group.get("group") or group.get("name") or "",
-                "n": group.get("n") or group.get("count"),
-                "accuracy": accuracy if isinstance(accuracy, int | float) else None,
+                "group": name,
+                "n": figures.get("n"),
+                "accuracy": percent(figures["accuracy"]),
+                "interval": f"{percent(low)} – {percent(high)}" if low is not None and high is not None else "",
+                "mean_confidence": figures.get("mean_confidence"),
             }
         )
     return rows

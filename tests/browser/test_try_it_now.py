@@ -176,6 +176,10 @@ def test_sign_up_upload_a_video_and_watch_it_analysed_live(live_site, browser_pa
     page.goto(live_site + "/")
     screenshot(page, "welcome.png")
     page.goto(live_site + "/concept/")
+    figures = page.locator("figure img")
+    for index in range(figures.count()):
+        figures.nth(index).scroll_into_view_if_needed()  # the figures load lazily
+    page.wait_for_function("[...document.querySelectorAll('figure img')].every((img) => img.naturalWidth > 0)")
     screenshot(page, "concept.png")
 
     page.click("text=Sign up")

@@ -8,6 +8,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
+from predictions.views import figure_caption
+
 from .web_factories import png_bytes
 
 pytestmark = pytest.mark.django_db
@@ -98,15 +100,31 @@ def model_dir(settings, tmp_path):
     manifest = {
         "name": "default",
         "created_at": "2026-11-27T08:00:00+00:00",
-        "parameters": {"n_components": 137, "C": 10, "kernel": "rbf"},
-        "training_counts": {"train": 11111, "test": 2777},
+        "parameters": {"pca": {"n_components": 137, "whiten": True}, "svm": {"C": 10, "kernel": "rbf"}},
+        "support_vectors": 4321,
+        "training_data": {"train_images": 15328, "train_faces": 14151, "test_images": 3832},
         "metrics": {
-            "accuracy": 0.9137,
-            "roc_auc": 0.9712,
-            "n": 2777,
-            "groups": [{"group": "Black female", "n": 211, "accuracy": 0.8811}],
+            "n": 3538,
+            "accuracy": 0.8629,
+            "roc_auc": 0.9361,
+            "race_accuracy": {"Asian": 0.8349, "Black": 0.8564},
+            "adults": {
+                "n": 2953,
+                "accuracy": 0.8906,
+                "roc_auc": 0.9560,
+                "race_gap": {"best": "Indian", "worst": "Black", "gap": 0.0593},
+                "race_accuracy": {"Asian": 0.8779, "Black": 0.8641},
+            },
         },
     }
+    metrics = {
+        "groups": {
+            "race_gender": {
+                "Black female": {"n": 312, "accuracy": 0.8301, "accuracy_ci": [0.788, 0.872], "mean_confidence": 0.841}
+            }
+        }
+    }
+    (folder / "report" / "metrics.json").write_text(json.dumps(metrics))
     (folder / "manifest.json").write_text(json.dumps(manifest))
     (folder / "report" / "roc_curve.png").write_bytes(png_bytes())
     (folder / "report" / "eigenfaces.png").write_bytes(png_bytes())
@@ -117,13 +135,25 @@ def model_dir(settings, tmp_path):
 
 def test_concept_shows_the_manifest_numbers_and_figures(client, model_dir):
     page = client.get(reverse("concept")).content.decode()
-    assert "0.914" in page  # accuracy
-    assert "0.971" in page  # ROC AUC
-    assert "137" in page  # eigenfaces kept
-    assert "11111" in page  # training faces
-    assert "Black female" in page and "0.881" in page
+    assert "89.1%" in page and "0.956" in page  # adults: accuracy, ROC AUC (the headline)
+    assert "86.3%" in page and "0.936" in page  # all ages
+    assert "137" in page and "4321" in page  # eigenfaces kept, support vectors
+    assert "15328" in page and "14151" in page  # training images and faces found in them
+    assert "Black (5.9%)" in page  # worst group and its gap
+    assert "83.5%" in page and "87.8%" in page  # per group: Asian, all ages and adults
+    assert "Black female" in page and "83.0%" in page and "78.8% – 87.2%" in page
     assert reverse("model-figure", args=["roc_curve.png"]) in page
     assert reverse("model-figure", args=["eigenfaces.png"]) in page
+
+
+def test_concept_with_the_shipped_model_renders(client, settings):
+    """The real manifest in models/default, whatever its numbers are today."""
+    manifest_path = settings.GENREC_MODEL_DIR / "manifest.json"
+    if not manifest_path.is_file():
+        pytest.skip("no shipped model in models/default")
+    accuracy = json.loads(manifest_path.read_text())["metrics"]["accuracy"]
+    page = client.get(reverse("concept")).content.decode()
+    assert f"{100 * accuracy:.1f}%" in page
 
 
 def test_concept_says_so_when_the_model_report_is_missing(client, settings, tmp_path):
@@ -141,6 +171,18 @@ def test_model_figure_serves_only_pngs_of_the_report_folder(client, model_dir):
     for name in ("report.md", "missing.png", "..%2Fmanifest.json", "%2e%2e%2fmanifest.png"):
         assert client.get(reverse("model-figure", args=["x"]).replace("x", name)).status_code == 404, name
     assert client.get("/concept/figures/../manifest.json").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("name", "caption"),
+    [
+        ("roc.png", "ROC"),
+        ("accuracy_by_race_gender.png", "Accuracy by race gender"),
+        ("01-eigenfaces.png", "Eigenfaces"),
+    ],
+)
+def test_figure_captions_read_well(name, caption):
+    assert figure_caption(name) == caption
 
 
 def test_unknown_page_gets_the_site_404(client):
