@@ -67,7 +67,6 @@ def concept(request: HttpRequest) -> HttpResponse:
     # Figures about the eigenfaces illustrate that step; the others show how well the model does.
     eigen_figures = [figure for figure in figures if EIGEN_FIGURE.search(figure["name"])]
     context = {
-        "manifest": manifest,
         "model": model_facts(manifest, read_report_json("report/metrics.json")) if manifest else None,
         "eigen_figures": eigen_figures,
         "result_figures": [figure for figure in figures if figure not in eigen_figures],

@@ -163,6 +163,15 @@ def test_concept_says_so_when_the_model_report_is_missing(client, settings, tmp_
     assert "No trained model report is installed" in response.content.decode()
 
 
+@pytest.mark.parametrize("manifest", ['{"name": "bare"}', "[1, 2]", "{not json"])
+def test_concept_survives_a_sparse_or_broken_manifest(client, settings, tmp_path, manifest):
+    settings.GENREC_MODEL_DIR = tmp_path
+    (tmp_path / "manifest.json").write_text(manifest)
+    response = client.get(reverse("concept"))
+    assert response.status_code == 200
+    assert ("bare" in response.content.decode()) == (manifest == '{"name": "bare"}')
+
+
 def test_model_figure_serves_only_pngs_of_the_report_folder(client, model_dir):
     response = client.get(reverse("model-figure", args=["roc_curve.png"]))
     assert response.status_code == 200
