@@ -83,6 +83,7 @@ def test_sixth_wrong_password_locks_out_even_the_right_one(client, alice, settin
     response = login(client, "alice-password-123")
     assert response.status_code == 429
     assert "Too many failed log-ins" in response.content.decode()
+    assert f"try again in {timedelta(hours=settings.AXES_COOLOFF_TIME)}" in response.content.decode()
     assert "_auth_user_id" not in client.session
     assert client.get(reverse("job-list")).status_code == 302
 
