@@ -158,8 +158,9 @@ def check_default_model() -> None:
         model = load_model(directory)
     except ModelIntegrityError as error:
         raise QuickStartError(
-            f"the model in {directory} does not load ({error}). It is committed in models/default/; "
-            "to train it again: python manage.py train_model (see README, 'Training and evaluation')"
+            f"the model in {directory} does not load ({error}). It is committed in models/default/; to train "
+            "it again: DEBUG=1 python manage.py train_model --data ../shared/data/faces_raw --out models/default "
+            "(README, 'Training, evaluation and the study')"
         ) from error
     say(f"model {model.name} loaded from {directory} (sha256 {model.sha256[:12]})")
 
