@@ -65,8 +65,8 @@ def wait_for_http(url: str, process: subprocess.Popen, log: Path, seconds: float
     pytest.fail(f"the server did not answer at {url}:\n{log.read_text()[-3000:]}")
 
 
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
+def stop(process: subprocess.Popen | None) -> None:
+    if process is not None and process.poll() is None:
         process.terminate()
         try:
             process.wait(timeout=15)
@@ -75,9 +75,66 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
+class LiveSite:
+    """The real platform on loopback: daphne and a Celery worker as subprocesses sharing one environment."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server_log, self.worker_log = tmp_path / "daphne.log", tmp_path / "worker.log"
+        self.server: subprocess.Popen | None = None
+        self.worker: subprocess.Popen | None = None
+        self.env = {
+            **os.environ,
+            "DEBUG": "0",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'site.sqlite3'}",
+            "MEDIA_ROOT": str(tmp_path / "media"),
+            "REDIS_URL": REDIS_URL,
+            "CHANNELS_PREFIX": f"genrec-browser-{self.port}",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            # Plain HTTP on loopback: the production defaults (HTTPS only) are relaxed here on purpose.
+            "SECURE_SSL_REDIRECT": "0",
+            "SESSION_COOKIE_SECURE": "0",
+            "CSRF_COOKIE_SECURE": "0",
+            "SECURE_HSTS_SECONDS": "0",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.manage("migrate", "--noinput")
+
+    def manage(self, *arguments: str) -> None:
+        subprocess.run(
+            [sys.executable, "manage.py", *arguments], cwd=REPO_ROOT, env=self.env, check=True, capture_output=True
+        )
+
+    def spawn(self, arguments: list[str], log: Path) -> subprocess.Popen:
+        with log.open("a") as output:
+            return subprocess.Popen(
+                [sys.executable, *arguments], cwd=REPO_ROOT, env=self.env, stdout=output, stderr=subprocess.STDOUT
+            )
+
+    def start_server(self) -> None:
+        daphne = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "genrec_site.asgi:application"]
+        self.server = self.spawn(daphne, self.server_log)
+        wait_for_http(self.url + "/healthz", self.server, self.server_log)
+
+    def stop_server(self) -> None:
+        stop(self.server)
+        self.server = None
+
+    def start_worker(self) -> None:
+        worker = ["-m", "celery", "-A", "genrec_site", "worker", "--pool=solo", "--without-gossip"]
+        worker += ["--without-mingle", "--loglevel=INFO", "-n", f"browser-test-{self.port}@%h"]
+        self.worker = self.spawn(worker, self.worker_log)
+
+    def stop_all(self) -> None:
+        stop(self.worker)
+        self.stop_server()
+
+
 @pytest.fixture
-def live_site(tmp_path) -> Iterator[str]:
-    """daphne and a Celery worker as subprocesses on a fresh SQLite database, media folder and Redis database."""
+def live_site(tmp_path) -> Iterator[LiveSite]:
+    """The site's server, on a fresh SQLite database, media folder and Redis database; the test starts the worker."""
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (the setup script installs it)")
     model_dir = Path(os.environ.get("GENREC_MODEL_DIR") or REPO_ROOT / "models" / "default")
@@ -86,67 +143,18 @@ def live_site(tmp_path) -> Iterator[str]:
     if not redis_reachable():
         pytest.skip(f"no Redis answers at {REDIS_URL}")
     redis.Redis.from_url(REDIS_URL).flushdb()
-    port = free_port()
-    env = {
-        **os.environ,
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'site.sqlite3'}",
-        "MEDIA_ROOT": str(tmp_path / "media"),
-        "REDIS_URL": REDIS_URL,
-        "CHANNELS_PREFIX": f"genrec-browser-{port}",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        # Plain HTTP on loopback: the production defaults (HTTPS only) are relaxed here on purpose.
-        "SECURE_SSL_REDIRECT": "0",
-        "SESSION_COOKIE_SECURE": "0",
-        "CSRF_COOKIE_SECURE": "0",
-        "SECURE_HSTS_SECONDS": "0",
-        "PYTHONUNBUFFERED": "1",
-    }
-    python = sys.executable
-    subprocess.run(
-        [python, "manage.py", "migrate", "--noinput"], cwd=REPO_ROOT, env=env, check=True, capture_output=True
-    )
-    server_log, worker_log = tmp_path / "daphne.log", tmp_path / "worker.log"
-    server = subprocess.Popen(
-        [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "genrec_site.asgi:application"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=server_log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    worker = subprocess.Popen(
-        [
-            python,
-            "-m",
-            "celery",
-            "-A",
-            "genrec_site",
-            "worker",
-            "--pool=solo",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=INFO",
-            "-n",
-            f"browser-test-{port}@%h",
-        ],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=worker_log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
+    site = LiveSite(tmp_path)
     try:
-        base_url = f"http://127.0.0.1:{port}"
-        wait_for_http(base_url + "/healthz", server, server_log)
-        yield base_url
+        site.start_server()
+        yield site
     finally:
-        stop(worker)
-        stop(server)
+        site.stop_all()
         redis.Redis.from_url(REDIS_URL).flushdb()
         if os.environ.get("GENREC_KEEP_BROWSER_LOGS"):
             ARTIFACTS.mkdir(exist_ok=True)
-            for log in (server_log, worker_log):
-                (ARTIFACTS / log.name).write_text(log.read_text())
+            for log in (site.server_log, site.worker_log):
+                if log.exists():
+                    (ARTIFACTS / log.name).write_text(log.read_text())
 
 
 @pytest.fixture
@@ -170,12 +178,33 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+def sign_up(page, base_url: str, username: str, screenshot_name: str | None = None) -> None:
+    if not page.url.endswith("/accounts/signup/"):
+        page.goto(base_url + "/accounts/signup/")
+    page.fill("#id_username", username)
+    page.fill("#id_password1", "a-long-browser-pass-phrase")
+    page.fill("#id_password2", "a-long-browser-pass-phrase")
+    if screenshot_name:
+        screenshot(page, screenshot_name)
+    page.click("button:has-text('Sign up')")
+    page.wait_for_url(base_url + "/try/")
+
+
+CONNECTION_TEXT = "document.querySelector('[data-job-panel] [data-field=\"connection\"]').textContent"
+
+
+def status_is(status: str) -> str:
+    return f"document.querySelector('[data-job-panel] [data-field=\"status\"]').dataset.status === '{status}'"
+
+
 def test_sign_up_upload_a_video_and_watch_it_analysed_live(live_site, browser_page, tmp_path):
+    live_site.start_worker()
+    base_url = live_site.url
     page = browser_page
     page.set_default_timeout(30_000)
-    page.goto(live_site + "/")
+    page.goto(base_url + "/")
     screenshot(page, "welcome.png")
-    page.goto(live_site + "/concept/")
+    page.goto(base_url + "/concept/")
     figures = page.locator("figure img")
     for index in range(figures.count()):
         figures.nth(index).scroll_into_view_if_needed()  # the figures load lazily
@@ -183,12 +212,7 @@ def test_sign_up_upload_a_video_and_watch_it_analysed_live(live_site, browser_pa
     screenshot(page, "concept.png")
 
     page.click("text=Sign up")
-    page.fill("#id_username", "walter")
-    page.fill("#id_password1", "a-long-browser-pass-phrase")
-    page.fill("#id_password2", "a-long-browser-pass-phrase")
-    screenshot(page, "signup.png")
-    page.click("button:has-text('Sign up')")
-    page.wait_for_url(live_site + "/try/")
+    sign_up(page, base_url, "walter", screenshot_name="signup.png")
     screenshot(page, "try_it_now_empty.png")
 
     disguised = tmp_path / "holiday.jpg"
@@ -211,10 +235,7 @@ def test_sign_up_upload_a_video_and_watch_it_analysed_live(live_site, browser_pa
     panel = page.locator("[data-job-panel]")
     panel.wait_for(state="visible")
     status = panel.locator('[data-field="status"]')
-    page.wait_for_function(
-        "document.querySelector('[data-job-panel] [data-field=\"status\"]').dataset.status === 'SUCCEEDED'",
-        timeout=JOB_TIMEOUT_MS,
-    )
+    page.wait_for_function(status_is("SUCCEEDED"), timeout=JOB_TIMEOUT_MS)
     assert status.inner_text() == "Done"
     progress = panel.locator("[data-progress]")
     assert progress.get_attribute("aria-valuenow") == "100"
@@ -254,13 +275,37 @@ def test_sign_up_upload_a_video_and_watch_it_analysed_live(live_site, browser_pa
     assert panel.locator("[data-gallery] img").count() == 1
     screenshot(page, "try_it_now_image.png")
 
-    page.goto(live_site + "/jobs/")
+    page.goto(base_url + "/jobs/")
     page.click("text=astronaut walk.mp4")
-    page.wait_for_function(
-        "document.querySelector('[data-job-panel] [data-field=\"status\"]').dataset.status === 'SUCCEEDED'"
-    )
+    page.wait_for_function(status_is("SUCCEEDED"))
     assert page.locator("[data-gallery] img").count() == video_frames_kept
     screenshot(page, "job_page.png")
-    page.goto(live_site + "/jobs/")
+    page.goto(base_url + "/jobs/")
     assert "astronaut.jpg" in page.inner_text("table")
     screenshot(page, "my_jobs.png")
+
+
+def test_page_reconnects_and_resyncs_after_the_server_restarts(live_site, browser_page, tmp_path):
+    """No worker yet: the job waits; the server goes away and comes back; the page recovers and shows the result."""
+    page = browser_page
+    page.set_default_timeout(30_000)
+    sign_up(page, live_site.url, "rosalind")
+    photo = tmp_path / "astronaut.jpg"
+    cv2.imwrite(str(photo), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    page.set_input_files("#upload-file", str(photo))
+    page.click("[data-upload-button]")
+    page.wait_for_function(status_is("PENDING"))
+    connection = page.locator('[data-job-panel] [data-field="connection"]')
+    page.wait_for_function(CONNECTION_TEXT + " === 'Live'")
+
+    live_site.stop_server()
+    page.wait_for_function(CONNECTION_TEXT + ".startsWith('Reconnecting')")
+    live_site.start_server()
+    page.wait_for_function(CONNECTION_TEXT + " === 'Live'", timeout=60_000)
+    assert page.locator('[data-job-panel] [data-field="status"]').inner_text() == "Waiting"
+
+    live_site.start_worker()
+    page.wait_for_function(status_is("SUCCEEDED"), timeout=JOB_TIMEOUT_MS)
+    assert connection.inner_text() == ""
+    page.wait_for_function("document.querySelector('[data-gallery] img')?.naturalWidth > 0")
+    assert page.locator("[data-faces-table] tbody tr").count() >= 1
