@@ -117,7 +117,7 @@
         this.timeline.add(message.points);
       }
       this.renderProgress();
-      if (message.latest_frame_url) this.showLatestFrame(message.latest_frame_url, message.points);
+      if (message.latest_frame_url) this.showLatestFrame(message.latest_frame_url);
     }
 
     finish() {
@@ -219,13 +219,14 @@
       this.field("faces").textContent = (job.faces_found || 0) + (job.faces_found === 1 ? " face" : " faces") + " found";
     }
 
-    showLatestFrame(url, points) {
+    showLatestFrame(url) {
       const figure = this.$("[data-latest-frame]");
       const image = this.$("[data-latest-frame-img]");
       if (image.getAttribute("src") !== url) image.setAttribute("src", url);
-      const last = points && points.length ? points[points.length - 1] : null;
-      this.$("[data-latest-frame-caption]").textContent =
-        "Latest annotated frame" + (last ? " · frame " + last[0] + " at " + Number(last[1]).toFixed(1) + " s" : "");
+      // The caption names the frame shown, which is not always the last one analysed.
+      const match = /\/frames\/(\d+)\.jpg$/.exec(url);
+      const where = match && this.job.fps ? " · frame " + match[1] + " at " + (match[1] / this.job.fps).toFixed(1) + " s" : "";
+      this.$("[data-latest-frame-caption]").textContent = "Latest annotated frame" + where;
       figure.hidden = FINAL.has(this.job.status);
     }
 
