@@ -24,7 +24,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
 from . import limits, selectors, services
-from .forms import UploadOptionsForm
+from .forms import EVERY_N_FRAMES_MAX, UploadOptionsForm
 from .models import Job
 from .validators import UploadRejected, check_content_length, validate_upload
 
@@ -90,22 +90,28 @@ def job_upload(request: HttpRequest) -> JsonResponse:
         check_content_length(request.META.get("CONTENT_LENGTH"))
     except UploadRejected as refusal:
         return json_error(refusal.message, refusal.status)
+    return _over_limit_response(request) or _job_upload_checked(request)
+
+
+def _over_limit_response(request: HttpRequest) -> JsonResponse | None:
     refusal_message = limits.upload_refusal(user=request.user)
-    if refusal_message:
-        return json_error(refusal_message, 429)
-    return _job_upload_checked(request)
+    return json_error(refusal_message, 429) if refusal_message else None
 
 
 @csrf_protect
 def _job_upload_checked(request: HttpRequest) -> JsonResponse:
     options = UploadOptionsForm(request.POST)
     if not options.is_valid():
-        return json_error("Analyse every N frames must be a whole number from 1 to 300.", 400)
+        return json_error(f"Analyse every N frames must be a whole number from 1 to {EVERY_N_FRAMES_MAX}.", 400)
     try:
         upload = validate_upload(request.FILES.get("file"))
     except UploadRejected as refusal:
         logger.info("Upload refused for user %s: %s", request.user.pk, refusal.message)
         return json_error(refusal.message, refusal.status)
+    # Checked again after the (possibly long) validation: uploads sent in parallel may have started jobs since.
+    over_limit = _over_limit_response(request)
+    if over_limit:
+        return over_limit
     job = services.job_create(owner=request.user, upload=upload, every_n_frames=options.cleaned_data["every_n_frames"])
     return JsonResponse({"job": selectors.job_snapshot(job)}, status=201)
 
