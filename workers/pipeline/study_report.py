@@ -281,13 +281,10 @@ def draw_confidence_histogram(result: StudyResult, path: Path) -> None:
                 if row.category == category and row.gender == gender and row.has_face
             ]
             if values:
+                color = CATEGORY_COLORS[category]
+                axes.hist(values, bins=bins, histtype="stepfilled", color=color, alpha=0.25)
                 axes.hist(
-                    values,
-                    bins=bins,
-                    histtype="step",
-                    linewidth=2,
-                    color=CATEGORY_COLORS[category],
-                    label=f"{category} (n={len(values)})",
+                    values, bins=bins, histtype="step", linewidth=2, color=color, label=f"{category} (n={len(values)})"
                 )
         axes.set_title(f"{GENDER_WORDS[gender].capitalize()} (all ethnicities)", fontsize=10)
         axes.set_xlabel("per-video confidence of the predicted gender (%)")
