@@ -13,7 +13,11 @@ from matplotlib.ticker import MaxNLocator
 
 from .study import (
     CATEGORIES,
+    ETHNICITIES,
     FAKE_FAKE,
+    FAKE_REAL_AUDIO,
+    GENDERS,
+    REAL_FAKE_AUDIO,
     REAL_REAL,
     SIGNIFICANCE_LEVEL,
     CellComparison,
@@ -45,8 +49,8 @@ PAPER_TABLES: dict[str, dict[tuple[str, str], tuple[float, float]]] = {
 TABLE_NUMBERS = {REAL_REAL: 1, FAKE_FAKE: 2}
 CATEGORY_COLORS = {
     REAL_REAL: "#2a6f97",
-    "RealVideo-FakeAudio": "#8ab17d",
-    "FakeVideo-RealAudio": "#e9c46a",
+    REAL_FAKE_AUDIO: "#8ab17d",
+    FAKE_REAL_AUDIO: "#e9c46a",
     FAKE_FAKE: "#d1495b",
 }
 GENDER_WORDS = {MALE: "men", FEMALE: "women"}
@@ -61,7 +65,10 @@ def write_study(result: StudyResult, out_dir: str | Path) -> dict[str, Path]:
     }
     document = result.to_dict()
     document["paper"] = {
-        category: [{"ethnicity": e, "gender": g, "mean_pct": m, "std_pct": s} for (e, g), (m, s) in table.items()]
+        category: [
+            {"ethnicity": ethnicity, "gender": gender, "mean_pct": mean, "std_pct": std}
+            for (ethnicity, gender), (mean, std) in table.items()
+        ]
         for category, table in PAPER_TABLES.items()
     }
     paths["study.json"].write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
@@ -161,8 +168,8 @@ def study_markdown(result: StudyResult) -> str:
         "",
         *[f"- **{name}**: {text}." for name, text in result.definitions.items()],
         "",
-        "The study's published values are shown beside ours for reference; they come from its own sample of "
-        "FakeAVCeleb and its own model, so only the pattern, not each digit, is expected to agree.",
+        "The study's published values are shown beside ours for reference only: they come from its own sample of "
+        "FakeAVCeleb and its own model.",
     ]
     for category in CATEGORIES:
         cells = [cell for cell in result.cells if cell.category == category]
@@ -207,7 +214,8 @@ def study_markdown(result: StudyResult) -> str:
 
 
 def _groups(result: StudyResult) -> list[tuple[str, str]]:
-    return list(dict.fromkeys((cell.ethnicity, cell.gender) for cell in result.cells))
+    groups = {(cell.ethnicity, cell.gender) for cell in result.cells}
+    return sorted(groups, key=lambda group: (ETHNICITIES.index(group[0]), GENDERS.index(group[1])))
 
 
 def draw_cell_bars(result: StudyResult, path: Path) -> None:
