@@ -22,6 +22,8 @@ CELERY_KEYS = ("broker_url", "result_backend", "task_default_queue")
 def _forget_connections(app) -> None:
     """Drop the app's cached pools and queue declarations so the next use reads the changed configuration."""
     app._pool = None
+    app._backend_cache = None
+    app._local.__dict__.pop("backend", None)
     app.amqp._producer_pool = None
     app.amqp._rtable = None
     for cached in ("queues", "default_queue", "router"):
@@ -35,12 +37,18 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def engine_settings(settings, tiny_model_dir):
+def engine_redis_url() -> str:
+    """The Redis of the queue and the channel layer; a test module that starts its own Redis overrides this."""
+    return TEST_REDIS_URL
+
+
+@pytest.fixture
+def engine_settings(settings, tiny_model_dir, engine_redis_url):
     """Redis channel layer under a unique prefix, the tiny model, small batches so a short clip gives many events."""
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [TEST_REDIS_URL], "prefix": f"genrec-test-{uuid.uuid4().hex[:8]}"},
+            "CONFIG": {"hosts": [engine_redis_url], "prefix": f"genrec-test-{uuid.uuid4().hex[:8]}"},
         }
     }
     settings.GENREC_MODEL_DIR = tiny_model_dir
@@ -51,12 +59,12 @@ def engine_settings(settings, tiny_model_dir):
 
 
 @pytest.fixture
-def celery_test_app(engine_settings) -> Iterator:
+def celery_test_app(engine_settings, engine_redis_url) -> Iterator:
     """The project's Celery app pointed at the test Redis database and a queue no other run consumes."""
     saved = {key: celery_app.conf[key] for key in CELERY_KEYS}
     celery_app.conf.update(
-        broker_url=TEST_REDIS_URL,
-        result_backend=TEST_REDIS_URL,
+        broker_url=engine_redis_url,
+        result_backend=engine_redis_url,
         task_default_queue=f"genrec-test-{uuid.uuid4().hex[:8]}",
     )
     _forget_connections(celery_app)
