@@ -79,9 +79,13 @@ def job_create(*, owner, upload: ValidatedUpload, every_n_frames: int) -> Job:
 
 
 def _enqueue_job(job_pk: int) -> None:
-    """Queue process_job; a broker that is down fails the job at once instead of leaving it PENDING forever."""
+    """Queue process_job; a broker that is down fails the job at once instead of leaving it PENDING forever.
+
+    Results are ignored: the database holds the outcome, and a sender waiting on result channels would
+    subscribe to one per task for as long as the web process lives.
+    """
     try:
-        celery_app.send_task(PROCESS_JOB_TASK, args=[job_pk])
+        celery_app.send_task(PROCESS_JOB_TASK, args=[job_pk], ignore_result=True)
     except Exception:
         logger.exception("Could not queue job %s", job_pk)
         job = Job.objects.filter(pk=job_pk).first()
@@ -210,7 +214,7 @@ def job_use_model(*, job: Job, model) -> ModelVersion:
 def job_parts_enqueue(*, parts: Sequence[JobPart]) -> None:
     """Queue one process_job_part task per part (after the current transaction commits)."""
     for part in parts:
-        transaction.on_commit(partial(celery_app.send_task, PROCESS_JOB_PART_TASK, args=[part.pk]))
+        transaction.on_commit(partial(celery_app.send_task, PROCESS_JOB_PART_TASK, args=[part.pk], ignore_result=True))
 
 
 def part_claim(*, part_id: int) -> JobPart | None:

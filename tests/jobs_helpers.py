@@ -78,14 +78,14 @@ def session_headers(client, user) -> list[tuple[bytes, bytes]]:
     return [(b"cookie", cookie.encode()), (b"origin", b"http://localhost")]
 
 
-def make_job(owner, *, upload: bool = True, **fields):
-    """A Job row (a 40-frame video by default) with a small stand-in upload file under MEDIA_ROOT/uploads."""
+def make_job(owner, *, upload: bool = True, upload_bytes: bytes = b"not really a video", **fields):
+    """A Job row (a 40-frame video by default) with its upload under MEDIA_ROOT/uploads; nothing is queued."""
     values = {"kind": Job.Kind.VIDEO, "original_name": "clip.mp4", "frames_total": 40, "fps": 25.0}
     values.update(fields)
     job = Job.objects.create(owner=owner, upload_name=f"{uuid.uuid4().hex}.mp4" if upload else "", **values)
     if upload:
         uploads_dir().mkdir(parents=True, exist_ok=True)
-        job.upload_path.write_bytes(b"not really a video")
+        job.upload_path.write_bytes(upload_bytes)
     return job
 
 

@@ -1,4 +1,7 @@
-"""Celery tasks: thin wrappers that claim a job (or part) by id and hand it to the runner and services."""
+"""Celery tasks: thin wrappers that claim a job (or part) by id and hand it to the runner and services.
+
+No task stores a result: the database is where a job's outcome lives.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from workers import runner
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="workers.tasks.process_job")
+@shared_task(name="workers.tasks.process_job", ignore_result=True)
 def process_job(job_id: int) -> None:
     """Analyse one uploaded image or video (a long video is split into parts queued for any worker)."""
     job = services.job_claim(job_id=job_id)
@@ -23,7 +26,7 @@ def process_job(job_id: int) -> None:
         runner.run_job(job)
 
 
-@shared_task(name="workers.tasks.process_job_part")
+@shared_task(name="workers.tasks.process_job_part", ignore_result=True)
 def process_job_part(part_id: int) -> None:
     """Analyse one frame range of a split video; the last part to finish merges and finishes the job."""
     part = services.part_claim(part_id=part_id)
@@ -34,13 +37,13 @@ def process_job_part(part_id: int) -> None:
         runner.run_part(part)
 
 
-@shared_task(name="workers.tasks.media_purge_expired")
+@shared_task(name="workers.tasks.media_purge_expired", ignore_result=True)
 def media_purge_expired() -> int:
     """Beat: remove uploads and result frames that job states say are no longer needed."""
     return services.media_purge_expired()
 
 
-@shared_task(name="workers.tasks.jobs_reap_stale")
+@shared_task(name="workers.tasks.jobs_reap_stale", ignore_result=True)
 def jobs_reap_stale() -> list[int]:
     """Beat: re-queue or fail RUNNING jobs whose worker stopped heartbeating."""
     return list(services.jobs_reap_stale())

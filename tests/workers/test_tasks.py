@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from predictions import services
 from predictions.models import AnalysedFrame, Detection, Job
-from tests.jobs_helpers import frames, make_job, train_tiny_model, validated_upload, write_face_clip
+from tests.jobs_helpers import frames, make_job, train_tiny_model, write_face_clip
 from workers import runner, tasks
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,8 +28,9 @@ def _worker_settings(settings, model_dir):
 
 
 def video_job(owner, tmp_path, frame_count: int = 20) -> Job:
+    """A PENDING job of a generated clip; not queued, the test runs the task itself."""
     clip = write_face_clip(tmp_path / "clip.mp4", frames=frame_count)
-    return services.job_create(owner=owner, upload=validated_upload(clip), every_n_frames=1)
+    return make_job(owner, upload_bytes=clip.read_bytes(), frames_total=frame_count)
 
 
 def test_process_job_rerun_after_a_lost_worker_replaces_what_it_wrote(alice, tmp_path, settings):
