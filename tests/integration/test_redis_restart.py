@@ -11,7 +11,13 @@ import pytest
 from predictions import services
 from predictions.models import Job
 from tests.jobs_helpers import validated_upload, wait_for_job, write_face_clip
-from tests.processes import EngineProcesses, RedisServer, assert_every_frame_stored_once, redis_server_binary
+from tests.processes import (
+    EngineProcesses,
+    RedisServer,
+    assert_every_frame_stored_once,
+    queue_only,
+    redis_server_binary,
+)
 
 pytestmark = [
     pytest.mark.integration,
@@ -109,3 +115,18 @@ def test_redis_restart_without_persistence_finishes_the_running_job_and_takes_ne
     assert_succeeded_once(running, frames=LONG_FRAMES)
     after_restart = services.job_create(owner=alice, upload=validated_upload(clips["short"]), every_n_frames=1)
     assert_succeeded_once(after_restart, frames=SHORT_FRAMES)  # the worker and this process reconnected
+
+
+@pytest.mark.parametrize("owned_redis", [NO_PERSISTENCE], indirect=True)
+def test_upload_while_redis_is_down_fails_the_job_at_once_with_a_readable_message(
+    alice, owned_redis, celery_test_app, clips
+):
+    queue_only(celery_test_app)
+    owned_redis.stop()
+
+    job = services.job_create(owner=alice, upload=validated_upload(clips["short"]), every_n_frames=1)
+
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED  # never PENDING with no message behind it
+    assert job.error == services.QUEUE_UNAVAILABLE
+    assert not job.upload_path.exists()
