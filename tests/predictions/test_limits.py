@@ -16,6 +16,12 @@ from .web_factories import make_job, png_bytes
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """These tests log in many times; the production hasher's deliberate slowness is not what they test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def upload(client):
     return client.post(reverse("job-upload"), {"file": SimpleUploadedFile("face.png", png_bytes())})
 

@@ -15,6 +15,12 @@ from .web_factories import png_bytes
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """These tests log in many times; the production hasher's deliberate slowness is not what they test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.mark.parametrize("name", ["welcome", "concept", "login", "signup"])
 def test_public_page_renders_for_anonymous(client, name):
     response = client.get(reverse(name))
