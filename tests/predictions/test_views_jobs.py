@@ -58,6 +58,14 @@ def test_job_page_renders_the_snapshot_for_the_live_script(client, alice):
     assert reverse("job-result-csv", args=[job.public_id]) in page
 
 
+def test_failed_job_page_says_why_even_before_the_script_runs(client, alice):
+    job = make_job(alice, status=Job.Status.FAILED)
+    Job.objects.filter(pk=job.pk).update(error="This video is truncated: it stops at frame 12 of 300.")
+    client.force_login(alice)
+    page = client.get(reverse("job-detail", args=[job.public_id])).content.decode()
+    assert "This job failed: This video is truncated: it stops at frame 12 of 300." in page
+
+
 def test_job_name_is_escaped_on_the_page(client, alice):
     job = make_job(alice, name="<script>alert(1)</script>.png")
     client.force_login(alice)
