@@ -120,11 +120,18 @@ def validate_upload(upload: UploadedFile | None) -> ValidatedUpload:
         raise UploadRejected(UNREADABLE_MESSAGE)
     kind, extension = sniffed
     display_name = sanitize_display_name(upload.name)
-    if kind == "image":
-        width, height = _decode_image(upload)
-        frames, fps = 1, 0.0
-    else:
-        width, height, frames, fps = _decode_video(upload, extension)
+    try:
+        if kind == "image":
+            width, height = _decode_image(upload)
+            frames, fps = 1, 0.0
+        else:
+            width, height, frames, fps = _decode_video(upload, extension)
+    except UploadRejected:
+        raise
+    except Exception:
+        # Decoders meet crafted files here; whatever they raise, the person gets the same clear answer.
+        logger.warning("Refused a %s upload that a decoder failed on", extension, exc_info=True)
+        raise UploadRejected(UNREADABLE_MESSAGE) from None
     upload.seek(0)
     return ValidatedUpload(
         file=upload,
