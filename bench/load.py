@@ -1,6 +1,6 @@
 """Load benchmark: concurrent users upload images and videos over HTTP and follow each job's websocket to the end.
 
-Run from the repository root: ``.venv/bin/python bench/load.py [--users 8] [--videos 3] [--json OUT]``.
+Run from the repository root: ``.venv/bin/python bench/load.py [--quick] [--users 8] [--videos 3] [--json OUT]``.
 Without --url it starts the platform itself on loopback (its own Redis, daphne, one Celery worker with --workers
 processes, beat) on a throw-away database and media folder, and stops it afterwards. The driver is this process,
 the platform runs in others; every user is a thread with its own session. Bounded in count (--users x --images,
@@ -399,8 +399,11 @@ def main() -> int:
     parser.add_argument("--video-frames", type=int, default=150, help="frames of the generated clip (default 150)")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes when starting (default 2)")
     parser.add_argument("--timeout", type=float, default=300, help="time bound of the whole run in seconds")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 3 users x 1 photo and 1 short clip")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write all figures as JSON")
     args = parser.parse_args()
+    if args.quick:
+        args.users, args.images, args.videos, args.video_frames = 3, 1, 1, 60
 
     with tempfile.TemporaryDirectory(prefix="genrec-load-") as temporary:
         workdir = Path(temporary)
