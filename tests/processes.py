@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 START_LIMIT_SECONDS = 15.0
 STOP_GRACE_SECONDS = 15.0
-LOG_TAIL_CHARACTERS = 4000
+LOG_TAIL_CHARACTERS = 12000
 
 
 def free_port() -> int:
@@ -230,7 +230,7 @@ class EngineProcesses:
         self.processes: list[ProjectProcess] = []
 
     def start_worker(self, name: str = "worker") -> ProjectProcess:
-        """A prefork worker with one pool process, consuming the given queues."""
+        """A prefork worker with one pool process, consuming the test's queue and the default one."""
         arguments = ["-m", "celery", "-A", "genrec_site", "worker", "--pool=prefork", "--concurrency=1"]
         arguments += ["--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", f"{name}@%h"]
         arguments += ["-Q", ",".join(self.queues)]
