@@ -2,7 +2,6 @@
 
 import os
 import tempfile
-import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -143,12 +142,13 @@ LOGIN_REDIRECT_URL = "try"
 LOGOUT_REDIRECT_URL = "welcome"
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# STATIC_MANIFEST=1 once `collectstatic` has run (the Docker image does it at build): hashed, compressed,
-# forever-cacheable files. Without it (tests, the quick start) files are served straight from the finders,
-# because the manifest storage refuses to render a page whose static file was never collected.
+# STATIC_MANIFEST=1 for `collectstatic` and for serving what it collected (the Docker image does both):
+# hashed, compressed, forever-cacheable files. Without it (tests, the quick start) files are served straight
+# from the finders: the manifest storage refuses to render a page whose static file was never collected, and
+# WhiteNoise gets no STATIC_ROOT to look into.
 STATIC_MANIFEST = envbool("STATIC_MANIFEST", False)
+STATIC_ROOT = BASE_DIR / "staticfiles" if STATIC_MANIFEST else None
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -158,9 +158,6 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
-if not STATIC_MANIFEST:
-    # Nothing was collected, so STATIC_ROOT may not exist: WhiteNoise's warning about it is expected.
-    warnings.filterwarnings("ignore", message="No directory at: ")
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # Uploads and result frames live here; they are never served by a public alias,
