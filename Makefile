@@ -28,8 +28,10 @@ chromium:
 		echo "chromium is not installed and cannot be installed here: the browser test will skip"; \
 	fi
 
+# The integration tests talk to Redis at REDIS_URL (default 127.0.0.1:6379): if none answers, an embedded one runs
+# for the duration of the suite.
 test: install-dev chromium
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python scripts/with_redis.py $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .

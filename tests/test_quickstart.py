@@ -170,6 +170,17 @@ def test_embedded_redis_is_refused_for_another_machine():
         launcher.embedded_redis_command("redis://10.1.2.3:6379/0")
 
 
+def test_with_redis_runs_a_command_beside_an_embedded_redis_and_stops_it():
+    redis_port = free_port()
+    ping = "import os, redis; raise SystemExit(0 if redis.Redis.from_url(os.environ['REDIS_URL']).ping() else 3)"
+    env = {**os.environ, "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
+    script = str(REPO_ROOT / "scripts" / "with_redis.py")
+    assert subprocess.run([sys.executable, script, sys.executable, "-c", ping], env=env, timeout=60).returncode == 0
+    assert listening_addresses(redis_port) == []
+    failing = subprocess.run([sys.executable, script, sys.executable, "-c", "raise SystemExit(7)"], env=env, timeout=60)
+    assert failing.returncode == 7
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(START_TIMEOUT_SECONDS + JOB_TIMEOUT_SECONDS + 120)
 def test_quickstart_in_a_fresh_clone_processes_an_upload_and_stops_cleanly(fresh_clone):
