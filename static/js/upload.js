@@ -39,6 +39,7 @@
     const panel = document.querySelector("[data-job-panel]");
     const another = document.querySelector("[data-another]");
     const initialTitle = title.innerHTML;
+    const tryUrl = window.location.pathname;
     let chosen = null;
     let view = null;
 
@@ -111,6 +112,8 @@
           form.hidden = true;
           another.hidden = false;
           view = window.GenrecJob.follow(panel, job);
+          // The address becomes the job's own page, so a reload or a shared link shows this job.
+          window.history.pushState({ job: job.id }, "", job.urls.page);
           panel.scrollIntoView({ behavior: "smooth", block: "start" });
         } else {
           progress.hidden = true;
@@ -130,7 +133,11 @@
       xhr.send(data);
     });
 
+    // Back and forward move between Try it now and a job's page: let the server render the address.
+    window.addEventListener("popstate", () => window.location.reload());
+
     another.querySelector("[data-another-button]").addEventListener("click", () => {
+      if (window.location.pathname !== tryUrl) window.history.pushState(null, "", tryUrl);
       if (view) view.stop();
       view = null;
       panel.hidden = true;

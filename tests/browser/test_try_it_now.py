@@ -234,6 +234,7 @@ def test_sign_up_upload_a_video_and_watch_it_analysed_live(live_site, browser_pa
 
     panel = page.locator("[data-job-panel]")
     panel.wait_for(state="visible")
+    page.wait_for_url(base_url + "/jobs/*/")  # a reload from here shows this job
     status = panel.locator('[data-field="status"]')
     page.wait_for_function(status_is("SUCCEEDED"), timeout=JOB_TIMEOUT_MS)
     assert status.inner_text() == "Done"
@@ -257,6 +258,7 @@ def test_sign_up_upload_a_video_and_watch_it_analysed_live(live_site, browser_pa
     assert finished.stat().st_size > 0
 
     page.click("[data-another-button]")
+    assert page.url == base_url + "/try/"
     photo = tmp_path / "astronaut.jpg"
     cv2.imwrite(str(photo), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
     page.set_input_files("#upload-file", str(photo))
