@@ -199,19 +199,10 @@ def stop_process(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def queue_only(app) -> None:
-    """Let the test process's Celery app send tasks without subscribing to their results.
-
-    A result subscription left on a Redis the test stops would retry for 20 s whenever it is garbage-collected.
-    """
-    app.conf.result_backend = "disabled"
-
-
 class EngineProcesses:
     """This project's Celery workers and beat as subprocesses on the test's own database, media folder and Redis."""
 
     def __init__(self, *, app, redis_url: str, log_dir: Path, settings_env: dict[str, object]) -> None:
-        queue_only(app)
         self.log_dir = log_dir
         # The test process queues on its app's queue; the reaper, inside the worker, re-queues on the default one.
         self.queues = [app.conf.task_default_queue, "celery"]

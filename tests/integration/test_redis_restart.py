@@ -15,7 +15,6 @@ from tests.processes import (
     EngineProcesses,
     RedisServer,
     assert_every_frame_stored_once,
-    queue_only,
     redis_server_binary,
 )
 
@@ -121,7 +120,6 @@ def test_redis_restart_without_persistence_finishes_the_running_job_and_takes_ne
 def test_upload_while_redis_is_down_fails_the_job_at_once_with_a_readable_message(
     alice, owned_redis, celery_test_app, clips
 ):
-    queue_only(celery_test_app)
     owned_redis.stop()
 
     job = services.job_create(owner=alice, upload=validated_upload(clips["short"]), every_n_frames=1)
