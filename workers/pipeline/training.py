@@ -95,7 +95,16 @@ def _strata(records: Sequence[FaceRecord]) -> list[str]:
     """Strata with fewer than two members fall back to gender alone, so a stratified split is possible."""
     fine = [stratum(record) for record in records]
     counts = Counter(fine)
-    return [label if counts[label] >= 2 else str(record.gender) for label, record in zip(fine, records, strict=True)]
+    labels = [label if counts[label] >= 2 else str(record.gender) for label, record in zip(fine, records, strict=True)]
+    counts = Counter(labels)
+    largest: dict[int, str] = {}
+    for label, record in zip(labels, records, strict=True):
+        if record.gender not in largest or counts[label] > counts[largest[record.gender]]:
+            largest[record.gender] = label
+    # A lone leftover joins the largest stratum of its gender.
+    return [
+        label if counts[label] >= 2 else largest[record.gender] for label, record in zip(labels, records, strict=True)
+    ]
 
 
 def stratified_subset(records: Sequence[FaceRecord], size: int | None, seed: int) -> list[FaceRecord]:
@@ -124,8 +133,13 @@ def largest_box(boxes: Sequence[Box]) -> Box | None:
     return max(boxes, key=lambda box: box.w * box.h, default=None)
 
 
+# The only detection settings a single full-image search uses; video tracking knobs must not void the cache.
+_CACHED_DETECTION_FIELDS = ("scale_factor", "min_neighbors", "min_size", "detect_width")
+
+
 def _settings_key(options: TrainingOptions) -> str:
-    settings = {"pad": options.pad, "pad_mode": options.pad_mode, "detection": asdict(options.detection)}
+    detection = {name: getattr(options.detection, name) for name in _CACHED_DETECTION_FIELDS}
+    settings = {"pad": options.pad, "pad_mode": options.pad_mode, "detection": detection}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -326,9 +340,13 @@ def train_and_save(
     *,
     source: str,
     command: str,
-    notes: str = "",
+    notes: Path | None = None,
 ) -> dict[str, Any]:
-    """The whole run: split, extract faces, search, refit, evaluate on the held-out split, save model and report."""
+    """The whole run: split, extract faces, search, refit, evaluate on the held-out split, save model and report.
+
+    ``notes`` is a markdown file of what was tried, read only when the report is written (so it can be finished
+    while a long run trains).
+    """
     from . import reports
     from .evaluation import evaluate_with_adults
     from .model import GenderModel, load_model, save_model

@@ -41,7 +41,9 @@ class Command(BaseCommand):
         parser.add_argument("--max-records", type=int, help="use a stratified subset of the data (quick runs)")
         parser.add_argument("--pad", type=int, default=TRAINING_PAD, help="border added before Haar detection")
         parser.add_argument("--pad-mode", choices=["replicate", "constant"], default=TRAINING_PAD_MODE)
-        parser.add_argument("--notes", type=Path, help="markdown file to include in the report as 'What was tried'")
+        parser.add_argument(
+            "--notes", type=Path, help="markdown file included in the report as 'What was tried' (read at the end)"
+        )
 
     def handle(self, *args, **options) -> None:
         logging.basicConfig(level=logging.INFO if options["verbosity"] > 1 else logging.WARNING)
@@ -61,10 +63,14 @@ class Command(BaseCommand):
             pad=options["pad"],
             pad_mode=options["pad_mode"],
         )
-        notes = options["notes"].read_text() if options["notes"] else ""
         self.stdout.write(f"training on {len(records)} labelled images from {options['data']}")
         manifest = train_and_save(
-            records, options["out"], training, source=_shown(options["data"]), command=_reproduce(), notes=notes
+            records,
+            options["out"],
+            training,
+            source=_shown(options["data"]),
+            command=_reproduce(),
+            notes=options["notes"],
         )
         self.stdout.write(self.style.SUCCESS(f"wrote {options['out']} (sha256 {manifest['sha256'][:12]})"))
         for label, metrics in (("all ages", manifest["metrics"]), ("adults", manifest["metrics"].get("adults"))):
@@ -77,12 +83,12 @@ class Command(BaseCommand):
 
 
 def _shown(path: Path) -> str:
-    """A data path as the report shows it: relative to the repository when it lies beside it."""
+    """A path as the report shows it: relative to the repository, or ``../`` for data beside it."""
     resolved = Path(path).resolve()
-    try:
-        return str(Path("..") / resolved.relative_to(REPO_ROOT.parent))
-    except ValueError:
-        return str(path)
+    for base, prefix in ((REPO_ROOT, Path()), (REPO_ROOT.parent, Path(".."))):
+        if resolved.is_relative_to(base):
+            return str(prefix / resolved.relative_to(base))
+    return str(path)
 
 
 def _reproduce() -> str:

@@ -1,0 +1,108 @@
+"""Training on a small stratified subset of the shared faces, and the evaluate_model command's JSON."""
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+
+from workers.pipeline.datasets import FaceRecord, read_dataset
+from workers.pipeline.model import load_model
+from workers.pipeline.training import (
+    STUDY_GRID,
+    TrainingOptions,
+    grid_candidates,
+    mirrored,
+    sample_weights,
+    split_records,
+    train_and_save,
+)
+
+SUBSET = 500
+
+
+def test_grid_candidates_vary_coef0_only_for_poly():
+    candidates = grid_candidates(STUDY_GRID)
+    kernels = Counter(candidate["kernel"] for candidate in candidates)
+    assert kernels == {"rbf": 7 * 6, "poly": 7 * 6 * 2}
+    assert {candidate["coef0"] for candidate in candidates if candidate["kernel"] == "rbf"} == {0}
+
+
+def test_mirrored_flips_each_face_left_to_right():
+    face = np.arange(10000, dtype=np.float32).reshape(1, -1)
+    flipped = mirrored(face)
+    assert flipped.reshape(100, 100)[7, 0] == face.reshape(100, 100)[7, 99]
+    np.testing.assert_array_equal(mirrored(flipped), face)
+
+
+def test_sample_weights_give_every_group_the_same_total():
+    records = [FaceRecord(Path(str(i)), gender=i % 2, race=0 if i < 30 else 1) for i in range(40)]
+    weights = sample_weights(records, "group")
+    totals = Counter()
+    for record, weight in zip(records, weights, strict=True):
+        totals[(record.gender, record.race)] += weight
+    assert np.allclose(list(totals.values()), 10.0)
+    assert sample_weights(records, "none") is None
+
+
+def test_split_records_is_stratified_and_repeatable():
+    records = [FaceRecord(Path(str(i)), gender=i % 2, race=(i // 2) % 5, age=10 + i % 50) for i in range(500)]
+    train, test = split_records(records, 0.2, seed=7)
+    assert len(test) == 100
+    assert Counter(r.gender for r in test) == {0: 50, 1: 50}
+    assert split_records(records, 0.2, seed=7)[1] == test
+
+
+@pytest.fixture(scope="module")
+def detection_cache(tmp_path_factory):
+    """A private detection cache shared by this module's tests (the first run fills it)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GENREC_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
+@pytest.fixture(scope="module")
+def small_model(shared_data, detection_cache, tmp_path_factory) -> tuple[Path, dict]:
+    faces = shared_data / "faces_raw"
+    records = read_dataset(faces)
+    out = tmp_path_factory.mktemp("models") / "small"
+    options = TrainingOptions(grid="fast", search_samples=150, search_folds=3, n_components=20, max_records=SUBSET)
+    manifest = train_and_save(records, out, options, source=str(faces), command="test run")
+    return out, manifest
+
+
+def test_small_training_run_beats_chance_and_writes_model_and_report(small_model):
+    out, manifest = small_model
+    assert manifest["training_data"]["records"] == SUBSET
+    assert manifest["training_data"]["test_images"] == SUBSET // 5
+    assert manifest["metrics"]["accuracy"] > 0.6
+    assert manifest["metrics"]["roc_auc"] > 0.6
+    assert manifest["metrics"]["no_face"] == manifest["training_data"]["no_face"]["test"]
+    assert load_model(out).sha256 == manifest["sha256"]
+    report = out / "report"
+    for name in (
+        "report.md",
+        "metrics.json",
+        "roc.png",
+        "eigenfaces.png",
+        "explained_variance.png",
+        "confusion_matrix.png",
+        "reliability.png",
+        "accuracy_by_race.png",
+    ):
+        assert (report / name).stat().st_size > 1000, name
+    assert "test run" in (report / "report.md").read_text()
+
+
+def test_evaluate_model_command_writes_metrics_json(small_model, shared_data, tmp_path):
+    out, _ = small_model
+    target = tmp_path / "metrics.json"
+    call_command("evaluate_model", data=shared_data / "faces_raw", model=out, json=target, min_age=18, max_records=60)
+    metrics = json.loads(target.read_text())
+    assert {"n", "accuracy", "balanced_accuracy", "roc_auc", "no_face", "groups"} <= set(metrics)
+    assert metrics["n"] + metrics["no_face"] == 60
+    assert set(metrics["groups"]["race"]) <= {"White", "Black", "Asian", "Indian", "Others"}
+    assert 0.0 <= metrics["accuracy"] <= 1.0
+    assert metrics["model"]["sha256"] == load_model(out).sha256
