@@ -1,0 +1,227 @@
+"""The platform as benchmarks drive it: Redis, daphne, a Celery worker and beat on loopback, and a browser-like client.
+
+Shared by bench/load.py, bench/scaling.py and bench/latency.py. (Not named platform.py: a script's own folder comes
+first on sys.path, and that name would hide the standard library's platform module.)
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import importlib.util
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+from websockets.sync.client import connect
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+FINAL_STATUSES = {"SUCCEEDED", "FAILED", "CANCELLED"}
+HTTP_TIMEOUT_SECONDS = 30
+READY_TIMEOUT_SECONDS = 90
+PASSWORD = "bench-pass-phrase-" + secrets.token_hex(4)
+
+
+def load_launcher():
+    """scripts/run.py as a module: the quick start's own Redis command and process-group helpers."""
+    spec = importlib.util.spec_from_file_location("genrec_run", REPO_ROOT / "scripts" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+launcher = load_launcher()
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Platform:
+    """Redis, daphne, one Celery worker with ``workers`` pool processes and beat, on a temporary database and media."""
+
+    def __init__(self, *, workers: int, workdir: Path, env: dict[str, str] | None = None) -> None:
+        self.workers = workers
+        self.workdir = workdir
+        self.port = free_port()
+        self.redis_url = f"redis://127.0.0.1:{free_port()}/0"
+        self.media_root = workdir / "media"
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.processes: list[tuple[str, subprocess.Popen]] = []
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "genrec_site.settings",
+            "DEBUG": "0",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "DATABASE_URL": os.environ.get("GENREC_BENCH_DATABASE_URL") or f"sqlite:///{workdir / 'bench.sqlite3'}",
+            "MEDIA_ROOT": str(self.media_root),
+            "REDIS_URL": self.redis_url,
+            "CELERY_BROKER_URL": self.redis_url,
+            "CELERY_RESULT_BACKEND": self.redis_url,
+            "ALLOWED_HOSTS": "127.0.0.1",
+            # Plain HTTP on loopback, as the quick start serves it.
+            "SECURE_SSL_REDIRECT": "0",
+            "SESSION_COOKIE_SECURE": "0",
+            "CSRF_COOKIE_SECURE": "0",
+            "SECURE_HSTS_SECONDS": "0",
+            # A bench user uploads far more than a person would in an hour.
+            "GENREC_UPLOADS_PER_HOUR": os.environ.get("GENREC_UPLOADS_PER_HOUR", "1000"),
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+
+    def start(self) -> None:
+        """Start everything and wait until the site answers /healthz."""
+        self._start("redis", launcher.embedded_redis_command(self.redis_url))
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while not launcher.redis_answers(self.redis_url):
+            self._check_alive(deadline)
+            time.sleep(0.1)
+        python = sys.executable
+        subprocess.run(
+            [python, "manage.py", "migrate", "--noinput"], cwd=REPO_ROOT, env=self.env, check=True, capture_output=True
+        )
+        self._start("web", [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), launcher.ASGI_APP])
+        celery = [python, "-m", "celery", "-A", "genrec_site"]
+        self._start("worker", celery + ["worker", "--loglevel=WARNING", f"--concurrency={self.workers}"])
+        self._start("beat", celery + ["beat", "--loglevel=WARNING", f"--schedule={self.workdir / 'beat-schedule'}"])
+        while True:
+            self._check_alive(deadline)
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.3)
+
+    def _start(self, name: str, command: list[str]) -> None:
+        log = (self.workdir / f"{name}.log").open("w")
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.processes.append((name, process))
+
+    def _check_alive(self, deadline: float) -> None:
+        for name, process in self.processes:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}; see {self.workdir / (name + '.log')}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the platform did not start within {READY_TIMEOUT_SECONDS} s; logs in {self.workdir}")
+
+    def stop(self) -> None:
+        """Stop web, worker and beat, then Redis; kill whatever does not stop in the grace period."""
+        for names in (("web", "worker", "beat"), ("redis",)):
+            chosen = [process for name, process in self.processes if name in names]
+            for process in chosen:
+                launcher.signal_group(process, signal.SIGTERM)
+            for process in chosen:
+                try:
+                    process.wait(timeout=launcher.STOP_GRACE_SECONDS)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+                launcher.signal_group(process, signal.SIGKILL)
+
+    def __enter__(self) -> Platform:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+class SiteClient:
+    """A browser-like HTTP client with its own cookies, CSRF token and session."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
+
+    def cookie(self, name: str) -> str:
+        """The value of one of the site's cookies."""
+        return next(cookie.value for cookie in self.cookies if cookie.name == name)
+
+    def request(self, path: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, bytes]:
+        """One request; the status and body, HTTP errors included."""
+        request = urllib.request.Request(self.base_url + path, data=body, headers=headers or {})
+        try:
+            with self.opener.open(request, timeout=HTTP_TIMEOUT_SECONDS) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def get_json(self, path: str) -> dict:
+        """GET a JSON document that must be there."""
+        status, content = self.request(path)
+        if status != 200:
+            raise RuntimeError(f"GET {path} answered {status}")
+        return json.loads(content)
+
+    def sign_up(self, username: str) -> None:
+        """Create the account through the sign-up form (which also signs in)."""
+        self.request("/accounts/signup/")
+        fields = {"username": username, "password1": PASSWORD, "password2": PASSWORD}
+        body = urllib.parse.urlencode({**fields, "csrfmiddlewaretoken": self.cookie("csrftoken")}).encode()
+        status, _ = self.request("/accounts/signup/", body, {"Content-Type": "application/x-www-form-urlencoded"})
+        if status != 200 or not any(cookie.name == "sessionid" for cookie in self.cookies):
+            raise RuntimeError(f"sign-up of {username} failed with {status}")
+
+    def upload(self, name: str, content: bytes, content_type: str) -> tuple[int, dict]:
+        """POST one file to the upload API as the site's page does (multipart, CSRF header)."""
+        boundary = uuid.uuid4().hex
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n"
+        ).encode()
+        body = head + content + f"\r\n--{boundary}--\r\n".encode()
+        headers = {
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "X-CSRFToken": self.cookie("csrftoken"),
+            "Referer": self.base_url + "/try/",
+        }
+        status, answer = self.request("/api/jobs/", body, headers)
+        return status, json.loads(answer or b"{}")
+
+    def follow(self, job_id: str, deadline: float) -> dict:
+        """Open the job's socket and read until the final snapshot (the snapshot itself when the job already ended)."""
+        socket_url = self.base_url.replace("http://", "ws://") + f"/ws/jobs/{job_id}/"
+        headers = {"Cookie": f"sessionid={self.cookie('sessionid')}", "Origin": self.base_url}
+        with connect(socket_url, additional_headers=headers, open_timeout=HTTP_TIMEOUT_SECONDS) as job_socket:
+            while True:
+                message = json.loads(job_socket.recv(timeout=max(0.1, deadline - time.monotonic())))
+                if message["type"] == "finished" or (
+                    message["type"] == "snapshot" and message["job"]["status"] in FINAL_STATUSES
+                ):
+                    return message["job"]
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """The nearest-rank percentile of values, None when there are none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))]
+
+
+def machine() -> dict:
+    """What the figures were measured on, load average included (other work on the machine skews them)."""
+    return {"cpus": os.cpu_count(), "load_average": [round(value, 2) for value in os.getloadavg()]}
