@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from itertools import chain
 from pathlib import Path
 
 import cv2
@@ -19,27 +21,34 @@ def astronaut_bgr() -> np.ndarray:
 
 def moving_face_frames(count: int, size: tuple[int, int] = (640, 360), head_width: int = 180) -> list[np.ndarray]:
     """Frames with the astronaut's head sliding left to right over a fixed textured background."""
+    return list(iter_moving_face_frames(count, size, head_width))
+
+
+def iter_moving_face_frames(
+    count: int, size: tuple[int, int] = (640, 360), head_width: int = 180
+) -> Iterator[np.ndarray]:
+    """The frames of moving_face_frames one at a time, for clips too long to hold in memory."""
     width, height = size
     head = astronaut_bgr()[ASTRONAUT_HEAD]
     head = cv2.resize(head, (head_width, round(head.shape[0] * head_width / head.shape[1])))
     rng = np.random.default_rng(7)
     background = cv2.GaussianBlur(rng.integers(40, 200, (height, width, 3), dtype=np.uint8), (0, 0), 6)
-    frames = []
     for number in range(count):
         frame = background.copy()
         x = round((width - head.shape[1]) * number / max(count - 1, 1))
         y = (height - head.shape[0]) // 2 + round(10 * np.sin(number / 4))
         frame[y : y + head.shape[0], x : x + head.shape[1]] = head
-        frames.append(frame)
-    return frames
+        yield frame
 
 
-def write_video(path: Path, frames: list[np.ndarray], fps: float = 25.0, fourcc: str = "mp4v") -> Path:
+def write_video(path: Path, frames: Iterable[np.ndarray], fps: float = 25.0, fourcc: str = "mp4v") -> Path:
     """Write frames with cv2.VideoWriter and return the path."""
-    height, width = frames[0].shape[:2]
+    frames = iter(frames)
+    first = next(frames)
+    height, width = first.shape[:2]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
     assert writer.isOpened(), f"OpenCV cannot write {fourcc} to {path}"
-    for frame in frames:
+    for frame in chain([first], frames):
         writer.write(frame)
     writer.release()
     return path
@@ -47,4 +56,4 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float = 25.0, fourcc:
 
 def write_moving_face_clip(path: Path, count: int = 40, size: tuple[int, int] = (640, 360)) -> Path:
     """An mp4 of the astronaut's head moving across the frame."""
-    return write_video(path, moving_face_frames(count, size))
+    return write_video(path, iter_moving_face_frames(count, size))
