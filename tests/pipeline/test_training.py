@@ -69,7 +69,9 @@ def small_model(shared_data, detection_cache, tmp_path_factory) -> tuple[Path, d
     records = read_dataset(faces)
     out = tmp_path_factory.mktemp("models") / "small"
     options = TrainingOptions(grid="fast", search_samples=150, search_folds=3, n_components=20, max_records=SUBSET)
-    manifest = train_and_save(records, out, options, source=str(faces), command="test run")
+    notes = tmp_path_factory.mktemp("notes") / "notes.md"
+    notes.write_text("Tried nothing else in this test.")
+    manifest = train_and_save(records, out, options, source=str(faces), command="test run", notes=notes)
     return out, manifest
 
 
@@ -93,7 +95,9 @@ def test_small_training_run_beats_chance_and_writes_model_and_report(small_model
         "accuracy_by_race.png",
     ):
         assert (report / name).stat().st_size > 1000, name
-    assert "test run" in (report / "report.md").read_text()
+    report_text = (report / "report.md").read_text()
+    assert "test run" in report_text
+    assert "## What was tried\n\nTried nothing else in this test." in report_text
 
 
 def test_evaluate_model_command_writes_metrics_json(small_model, shared_data, tmp_path):

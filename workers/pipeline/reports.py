@@ -138,12 +138,16 @@ def plot_groups(metrics: dict[str, Any], kind: str, title: str, path: Path) -> s
         axes.bar(positions, values, width, yerr=errors, capsize=3, label=label)
         for x, name in zip(positions, names, strict=True):
             if name in groups:
-                axes.text(x, 0.505, f"n={groups[name]['n']}", ha="center", va="bottom", fontsize=7, rotation=90)
+                axes.text(
+                    x, 0.505, f"n={groups[name]['n']}", ha="center", va="bottom", fontsize=7, rotation=90, color="white"
+                )
     overall = metrics.get("adults", metrics)["accuracy"]
     axes.axhline(overall, color="gray", linestyle="--", linewidth=1, label=f"overall, adults: {overall:.1%}")
     axes.set_xticks(np.arange(len(names)), names, rotation=30 if len(names) > 5 else 0, ha="right")
-    axes.set(ylabel="accuracy (95% bootstrap CI)", ylim=(0.5, 1.0), title=title)
-    axes.legend(loc="lower right", fontsize=8)
+    axes.set(ylabel="accuracy (95% bootstrap CI)", ylim=(0.5, 1.02))
+    axes.set_title(title, pad=30)
+    # Above the bars, so it never hides a bar or its count.
+    axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8, frameon=False)
     axes.grid(axis="y", alpha=0.3)
     return _save(figure, path)
 

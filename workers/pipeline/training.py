@@ -407,9 +407,8 @@ def train_and_save(
     }
     save_model(estimator, out_dir, manifest)
     model = load_model(out_dir)  # the report describes the file that ships
-    reports.write_report(
-        Path(out_dir) / "report", model, metrics, variance_curve(population.vectors, options.seed), notes
-    )
+    curve = variance_curve(population.vectors, options.seed)
+    reports.write_report(Path(out_dir) / "report", model, metrics, curve, notes.read_text() if notes else "")
     return model.manifest
 
 
