@@ -52,14 +52,15 @@ def _detection_image(gray: np.ndarray, settings: DetectionSettings) -> tuple[np.
 def _run_cascade(
     cascade: cv2.CascadeClassifier,
     image: np.ndarray,
-    settings: DetectionSettings,
+    scale_factor: float,
+    min_neighbors: int,
     min_size: int,
     max_size: int = 0,
 ) -> list[tuple[int, int, int, int]]:
     found = cascade.detectMultiScale(
         image,
-        scaleFactor=settings.scale_factor,
-        minNeighbors=settings.min_neighbors,
+        scaleFactor=scale_factor,
+        minNeighbors=min_neighbors,
         minSize=(min_size, min_size),
         maxSize=(max_size, max_size),
     )
@@ -74,7 +75,7 @@ def detect_faces(
     """Find frontal faces in a gray image; detection may run on a downscaled copy, boxes are mapped back."""
     cascade = cascade or _thread_cascade()
     small, scale = _detection_image(gray, settings)
-    found = _run_cascade(cascade, small, settings, settings.min_size)
+    found = _run_cascade(cascade, small, settings.scale_factor, settings.min_neighbors, settings.min_size)
     return _sorted_boxes(_scaled_box(x, y, w, h, scale, gray.shape[1], gray.shape[0]) for (x, y, w, h) in found)
 
 
@@ -97,8 +98,9 @@ def overlap(a: Box, b: Box) -> float:
 
 
 class VideoFaceDetector:
-    """Detect faces frame after frame: whole-frame detection every ``redetect_every`` analysed frames,
-    and in between only a margin around each face found in the previous analysed frame.
+    """Detect faces frame after frame: whole-frame detection every ``redetect_every`` analysed frames
+    (and whenever the previous analysed frame had no face), in between only a margin around each
+    face found in the previous analysed frame.
 
     The tracked state restarts at every frame whose analysed position (index // every_n_frames) is a
     multiple of redetect_every, so any frame range starting at such a frame gets exactly the
@@ -114,7 +116,8 @@ class VideoFaceDetector:
     def detect(self, gray: np.ndarray, frame_index: int) -> list[Box]:
         """Return the face boxes of one analysed frame (frames must come in increasing index order)."""
         position = frame_index // self.every_n_frames
-        if self._previous is None or position % max(self.settings.redetect_every, 1) == 0:
+        # With nothing to track, search the whole frame again: tracking cannot find a face it never had.
+        if not self._previous or position % max(self.settings.redetect_every, 1) == 0:
             boxes = detect_faces(gray, self.settings, self._cascade)
         else:
             boxes = self._search_around(gray, self._previous)
@@ -144,7 +147,15 @@ class VideoFaceDetector:
             min_size, max_size = max(int(face_size / ratio), CASCADE_WINDOW), int(face_size * ratio) + 1
             if min(window.shape[:2]) < min_size:
                 continue
-            for fx, fy, fw, fh in _run_cascade(self._cascade, window, self.settings, min_size, max_size):
+            found_here = _run_cascade(
+                self._cascade,
+                window,
+                self.settings.track_scale_factor,
+                self.settings.track_min_neighbors,
+                min_size,
+                max_size,
+            )
+            for fx, fy, fw, fh in found_here:
                 candidate = _scaled_box(fx, fy, fw, fh, 1 / factor, x1 - x0, y1 - y0)
                 candidate = Box(candidate.x + x0, candidate.y + y0, candidate.w, candidate.h)
                 if all(overlap(candidate, kept) < DUPLICATE_OVERLAP for kept in found):
