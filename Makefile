@@ -4,7 +4,7 @@ VENV ?= $(or $(GENREC_VENV),.venv)
 BIN := $(VENV)/bin
 RUN_ARGS ?=
 PYTEST_ARGS ?=
-BENCH_ARGS ?=
+BENCH_RESULTS ?= bench/results
 
 .PHONY: run test install-dev chromium lint format migrations-check bench
 
@@ -45,9 +45,11 @@ format: install-dev
 migrations-check: install-dev
 	DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 
-# Benchmarks, not tests: each bench/*.py prints its figures (bench/README.md says what they mean).
+# Benchmarks, not tests, with modest defaults: each prints a table and writes its JSON to $(BENCH_RESULTS)
+# (bench/README.md says what the figures mean). The platform ones start their own Redis, daphne and workers.
 bench: install-dev
-	@for script in $(sort $(wildcard bench/*.py)); do \
-		echo "== $$script"; \
-		$(BIN)/python "$$script" $(BENCH_ARGS) || exit 1; \
-	done
+	mkdir -p $(BENCH_RESULTS)
+	$(BIN)/python bench/pipeline.py --json $(BENCH_RESULTS)/pipeline.json
+	$(BIN)/python bench/scaling.py --json $(BENCH_RESULTS)/scaling.json
+	$(BIN)/python bench/latency.py --json $(BENCH_RESULTS)/latency.json
+	$(BIN)/python bench/load.py --json $(BENCH_RESULTS)/load.json

@@ -20,6 +20,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from websockets.sync.client import connect
@@ -136,6 +137,21 @@ class Platform:
                     process.wait()
                 launcher.signal_group(process, signal.SIGKILL)
 
+    def worker_peak_memory_mb(self) -> list[float]:
+        """Peak resident memory (VmHWM) of each worker pool process so far, in MB (Linux /proc)."""
+        worker = next(process for name, process in self.processes if name == "worker")
+        peaks = []
+        for task in (Path("/proc") / str(worker.pid) / "task").glob("*"):
+            try:
+                children = (task / "children").read_text().split()
+                statuses = [(Path("/proc") / child / "status").read_text() for child in children]
+            except OSError:
+                continue  # a thread or pool process ended while we looked
+            for status in statuses:
+                kilobytes = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
+                peaks.append(round(int(kilobytes) / 1024, 1))
+        return peaks
+
     def __enter__(self) -> Platform:
         try:
             self.start()
@@ -201,13 +217,18 @@ class SiteClient:
         status, answer = self.request("/api/jobs/", body, headers)
         return status, json.loads(answer or b"{}")
 
-    def follow(self, job_id: str, deadline: float) -> dict:
-        """Open the job's socket and read until the final snapshot (the snapshot itself when the job already ended)."""
+    def follow(self, job_id: str, deadline: float, on_message: Callable[[dict], None] | None = None) -> dict:
+        """Open the job's socket and read until the final snapshot (the snapshot itself when the job already ended).
+
+        ``on_message`` sees every message as it arrives, the final one included.
+        """
         socket_url = self.base_url.replace("http://", "ws://") + f"/ws/jobs/{job_id}/"
         headers = {"Cookie": f"sessionid={self.cookie('sessionid')}", "Origin": self.base_url}
         with connect(socket_url, additional_headers=headers, open_timeout=HTTP_TIMEOUT_SECONDS) as job_socket:
             while True:
                 message = json.loads(job_socket.recv(timeout=max(0.1, deadline - time.monotonic())))
+                if on_message is not None:
+                    on_message(message)
                 if message["type"] == "finished" or (
                     message["type"] == "snapshot" and message["job"]["status"] in FINAL_STATUSES
                 ):
