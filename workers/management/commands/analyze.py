@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,7 @@ class Command(BaseCommand):
             if len(frame.faces) > shown["faces"]:
                 shown.update(faces=len(frame.faces), frame=annotate(bgr, frame.faces))
 
-        with tqdm(total=total, unit="frame", desc=path.name, file=self.stderr._out, leave=False) as progress:
+        with tqdm(total=total, unit="frame", desc=path.name, file=sys.stderr, leave=False) as progress:
             result: VideoResult = analyzer.analyze_video(
                 path, every_n_frames=every_n_frames, max_frames=max_frames, on_frame=keep_busiest_frame
             )
