@@ -229,6 +229,12 @@ GENREC_SPLIT_MIN_FRAMES = envint("GENREC_SPLIT_MIN_FRAMES", 1500)
 GENREC_SPLIT_PARTS = envint("GENREC_SPLIT_PARTS", 0)  # 0: one part per active worker process
 GENREC_UPLOADS_PER_HOUR = envint("GENREC_UPLOADS_PER_HOUR", 120)
 GENREC_MAX_ACTIVE_JOBS = envint("GENREC_MAX_ACTIVE_JOBS", 3)
+# Deepfake study batches (staff only): one ZIP of videos, checked entry by entry before anything is unpacked.
+GENREC_STUDY_MAX_ZIP_BYTES = envint("GENREC_STUDY_MAX_ZIP_BYTES", 1024 * 1024 * 1024)
+GENREC_STUDY_MAX_UNPACKED_BYTES = envint("GENREC_STUDY_MAX_UNPACKED_BYTES", 2 * 1024 * 1024 * 1024)
+GENREC_STUDY_MAX_VIDEOS = envint("GENREC_STUDY_MAX_VIDEOS", 200)
+# Videos are already compressed (ratio near 1); a member that inflates far more is a decompression bomb.
+GENREC_STUDY_MAX_COMPRESSION_RATIO = envint("GENREC_STUDY_MAX_COMPRESSION_RATIO", 50)
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -8,11 +8,17 @@ from django.db import models
 
 UPLOADS_FOLDER = "uploads"
 RESULTS_FOLDER = "results"
+STUDIES_FOLDER = "studies"
 
 
 def uploads_dir() -> Path:
     """Where uploads wait for their job: MEDIA_ROOT/uploads (read at call time: tests move MEDIA_ROOT)."""
     return Path(settings.MEDIA_ROOT) / UPLOADS_FOLDER
+
+
+def studies_dir() -> Path:
+    """Where the videos of a study batch wait for their job, one folder per job: MEDIA_ROOT/studies."""
+    return Path(settings.MEDIA_ROOT) / STUDIES_FOLDER
 
 
 def results_root() -> Path:
@@ -42,6 +48,7 @@ class Job(models.Model):
     class Kind(models.TextChoices):
         IMAGE = "image", "Image"
         VIDEO = "video", "Video"
+        STUDY = "study", "Deepfake study"  # staff only: a batch of videos; frames_total/done count videos
 
     class Status(models.TextChoices):
         PENDING = "PENDING", "Pending"
@@ -63,6 +70,7 @@ class Job(models.Model):
     )
     size_bytes = models.BigIntegerField(default=0)
     every_n_frames = models.PositiveIntegerField(default=1)
+    max_frames = models.PositiveIntegerField(null=True, blank=True, help_text="Studies: frames analysed per video.")
     frames_total = models.PositiveIntegerField(default=0)
     frames_done = models.PositiveIntegerField(default=0)
     faces_found = models.PositiveIntegerField(default=0)
@@ -101,8 +109,13 @@ class Job(models.Model):
 
     @property
     def upload_path(self) -> Path | None:
-        """The stored upload (it may already be deleted), or None when the job never had one."""
-        return uploads_dir() / self.upload_name if self.upload_name else None
+        """The stored upload (it may already be deleted), or None when the job never had one.
+
+        A study's upload is the folder its archive's videos were unpacked into.
+        """
+        if not self.upload_name:
+            return None
+        return (studies_dir() if self.kind == self.Kind.STUDY else uploads_dir()) / self.upload_name
 
     @property
     def results_dir(self) -> Path:

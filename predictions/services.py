@@ -435,11 +435,14 @@ def _job_ended(job_pk: int) -> None:
 
 
 def upload_delete(*, job: Job) -> bool:
-    """Delete the job's upload file if it still exists."""
+    """Delete the job's upload (a file, or a study's folder of videos) if it still exists."""
     path = job.upload_path
     if path is None or not path.exists():
         return False
-    path.unlink(missing_ok=True)
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
     return True
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api, views
+from . import api, study_views, views
 
 urlpatterns = [
     path("", views.welcome, name="welcome"),
@@ -19,4 +19,8 @@ urlpatterns = [
     path("jobs/<uuid:public_id>/frames/<int:frame_index>.jpg", api.job_frame, name="job-frame"),
     path("jobs/<uuid:public_id>/cancel/", api.job_cancel_view, name="job-cancel"),
     path("jobs/<uuid:public_id>/delete/", api.job_delete_view, name="job-delete"),
+    path("studies/", study_views.study_index, name="study-index"),
+    path("studies/<uuid:public_id>/", study_views.study_detail, name="study-detail"),
+    path("studies/<uuid:public_id>/files/<str:name>", study_views.study_file, name="study-file"),
+    path("api/studies/", study_views.study_upload, name="study-upload"),
 ]

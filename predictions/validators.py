@@ -184,7 +184,7 @@ def _decode_video(upload: UploadedFile, extension: str) -> tuple[int, int, int, 
         with open(scratch_path, "wb") as scratch:
             for chunk in upload.chunks():
                 scratch.write(chunk)
-        return _probe_video(scratch_path)
+        return probe_video(scratch_path)
     finally:
         scratch_path.unlink(missing_ok=True)
         try:
@@ -193,7 +193,7 @@ def _decode_video(upload: UploadedFile, extension: str) -> tuple[int, int, int, 
             pass  # another upload is being checked at the same time
 
 
-def _probe_video(path: Path) -> tuple[int, int, int, float]:
+def probe_video(path: Path) -> tuple[int, int, int, float]:
     """(width, height, frames, fps) of a video that decodes from its first to its last frame."""
     capture = cv2.VideoCapture(os.fspath(path))
     try:

@@ -17,6 +17,8 @@ from django.views.decorators.http import require_GET
 
 from . import selectors
 from .forms import EVERY_N_FRAMES_CHOICES, SignupForm, sampling_label
+from .models import Job
+from .study_views import published_study_tables
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +72,7 @@ def concept(request: HttpRequest) -> HttpResponse:
         "model": model_facts(manifest, read_report_json("report/metrics.json")) if manifest else None,
         "eigen_figures": eigen_figures,
         "result_figures": [figure for figure in figures if figure not in eigen_figures],
+        "study_tables": published_study_tables(),
     }
     return render(request, "concept.html", context)
 
@@ -164,13 +167,17 @@ def _race_gender_rows(metrics: dict | None) -> list[dict]:
         if not isinstance(figures, dict) or figures.get("accuracy") is None:
             continue
         low, high = (figures.get("accuracy_ci") or [None, None])[:2]
+        confidence_low, confidence_high = (figures.get("mean_confidence_ci") or [None, None])[:2]
         rows.append(
             {
                 "group": name,
                 "n": figures.get("n"),
                 "accuracy": percent(figures["accuracy"]),
                 "interval": f"{percent(low)} – {percent(high)}" if low is not None and high is not None else "",
-                "mean_confidence": figures.get("mean_confidence"),
+                "mean_confidence": percent(figures.get("mean_confidence")),
+                "confidence_interval": f"{percent(confidence_low)} – {percent(confidence_high)}"
+                if confidence_low is not None and confidence_high is not None
+                else "",
             }
         )
     return rows
@@ -201,6 +208,8 @@ def job_list(request: HttpRequest) -> HttpResponse:
 def job_detail(request: HttpRequest, public_id) -> HttpResponse:
     """One job, rendered from its snapshot and kept live by the same script as Try it now."""
     job = selectors.job_get_for_user(user=request.user, public_id=public_id)
+    if job.kind == Job.Kind.STUDY:
+        return redirect("study-detail", public_id=job.public_id)
     return render(request, "jobs/detail.html", {"job": job, "snapshot": selectors.job_snapshot(job)})
 
 

@@ -10,20 +10,24 @@ import logging
 from celery import shared_task
 
 from predictions import services
-from workers import runner
+from predictions.models import Job
+from workers import runner, study_runner
 
 logger = logging.getLogger(__name__)
 
 
 @shared_task(name="workers.tasks.process_job", ignore_result=True)
 def process_job(job_id: int) -> None:
-    """Analyse one uploaded image or video (a long video is split into parts queued for any worker)."""
+    """Analyse one uploaded image or video (a long video is split into parts queued for any worker), or a study."""
     job = services.job_claim(job_id=job_id)
     if job is None:
         logger.info("Job %s is not claimable (already taken, ended or deleted)", job_id)
         return
     with runner.failures_recorded(job):
-        runner.run_job(job)
+        if job.kind == Job.Kind.STUDY:
+            study_runner.run_study_job(job)
+        else:
+            runner.run_job(job)
 
 
 @shared_task(name="workers.tasks.process_job_part", ignore_result=True)

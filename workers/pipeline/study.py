@@ -28,9 +28,9 @@ from scipy import stats
 
 from .analysis import Analyzer
 from .config import DEFAULT_DETECTION, STUDY_DETECTION, DetectionSettings
-from .errors import PipelineError
+from .errors import AnalysisCancelled, PipelineError
 from .model import GenderModel, default_model_dir, load_model
-from .types import FEMALE, MALE
+from .types import FEMALE, MALE, FrameResult
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,8 @@ CONFIDENCE_LEVEL = 0.95
 SIGNIFICANCE_LEVEL = 0.05
 DETECTION_PRESETS = {"study": STUDY_DETECTION, "default": DEFAULT_DETECTION}
 METADATA_FILE = "meta_data.csv"
-VIDEO_SUFFIX = ".mp4"
+VIDEO_SUFFIX = ".mp4"  # FakeAVCeleb's own files, and the files its meta_data.csv names
+VIDEO_SUFFIXES = (VIDEO_SUFFIX, ".avi", ".mov", ".webm")  # what a folder walk picks up
 
 
 def _name_key(name: str) -> str:
@@ -98,7 +99,7 @@ class StudyVideo:
         return (self.category, self.ethnicity, self.gender)
 
 
-def _video_from_parts(relative: Path, method: str = "") -> StudyVideo | None:
+def study_video_from_path(relative: Path, method: str = "") -> StudyVideo | None:
     """Label ``[...]/category/ethnicity/men|women[/id]/file.mp4`` (relative to the root) by its folders."""
     parts = relative.parts
     start = next((index for index, part in enumerate(parts[:-1]) if normalize_category(part)), None)
@@ -115,9 +116,9 @@ def _video_from_parts(relative: Path, method: str = "") -> StudyVideo | None:
 def _walk_layout(root: Path) -> list[StudyVideo]:
     videos = []
     for path in sorted(root.rglob("*")):
-        if path.suffix.lower() != VIDEO_SUFFIX or not path.is_file():
+        if path.suffix.lower() not in VIDEO_SUFFIXES or not path.is_file():
             continue
-        video = _video_from_parts(path.relative_to(root))
+        video = study_video_from_path(path.relative_to(root))
         if video is None:
             logger.debug("not in the FakeAVCeleb layout, skipped: %s", path)
         else:
@@ -189,7 +190,7 @@ def _resolve_metadata_row(root: Path, relative: Path, method: str) -> StudyVideo
     for spelling in dict.fromkeys(spellings):
         candidate = Path(parts[0], spelling, *parts[2:])
         if (root / candidate).is_file():
-            return _video_from_parts(candidate, method)
+            return study_video_from_path(candidate, method)
     return None
 
 
@@ -333,14 +334,27 @@ def _analyzer(model_dir: str | None, detection: DetectionSettings) -> Analyzer:
     return Analyzer(model=_load_model(model_dir), detection=detection)
 
 
-def analyze_study_video(video: StudyVideo, root: str, options: AnalysisOptions) -> StudyVideoRow:
-    """Analyse one video and reduce it to the study's per-video row."""
+def analyze_study_video(
+    video: StudyVideo,
+    root: str,
+    options: AnalysisOptions,
+    *,
+    on_frame: Callable[[FrameResult, np.ndarray], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> StudyVideoRow:
+    """Analyse one video and reduce it to the study's per-video row (a cancel raises AnalysisCancelled)."""
     analyzer = _analyzer(options.model_dir, options.detection)
     labels = asdict(video)
     try:
         result = analyzer.analyze_video(
-            Path(root) / video.path, every_n_frames=options.every_n_frames, max_frames=options.max_frames
+            Path(root) / video.path,
+            every_n_frames=options.every_n_frames,
+            max_frames=options.max_frames,
+            on_frame=on_frame,
+            should_stop=should_stop,
         )
+    except AnalysisCancelled:
+        raise
     except PipelineError as error:
         logger.warning("%s: %s", video.path, error)
         return StudyVideoRow(
@@ -635,10 +649,17 @@ def run_study(
         detection=asdict(options.detection),
         model={"name": model.name, "sha256": model.sha256},
     )
+    return summarize_study(settings, rows, tree_counts)
+
+
+def summarize_study(
+    settings: StudySettings, rows: list[StudyVideoRow], tree_counts: Counter[tuple[str, str, str]]
+) -> StudyResult:
+    """The whole result from the analysed rows: per-cell figures and the real-vs-fake comparisons."""
     return StudyResult(
         settings=settings,
         videos=rows,
-        cells=summarize_cells(rows, tree_counts, seed=seed),
-        comparisons=compare_real_fake(rows, *comparison, seed=seed),
+        cells=summarize_cells(rows, tree_counts, seed=settings.seed),
+        comparisons=compare_real_fake(rows, *settings.comparison, seed=settings.seed),
         definitions=dict(DEFINITIONS),
     )

@@ -1,0 +1,96 @@
+"""Writes to study jobs (staff batches of FakeAVCeleb videos): create, count videos done, heartbeat, finish.
+
+A study is a Job of kind ``study`` whose upload is the folder its archive's videos were unpacked into and
+whose frames_total / frames_done count videos; it shares the status rules of services.py (conditional
+updates that go on only when one row changed), its queueing, its final-state hooks and its purge.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import uuid
+from functools import partial
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .archives import unpack_study_archive
+from .models import Job, studies_dir
+from .services import _enqueue_job, _job_ended
+
+logger = logging.getLogger(__name__)
+
+
+def study_create(*, owner, upload: UploadedFile | None, every_n_frames: int, max_frames: int | None) -> Job:
+    """Check and unpack a study ZIP, create its PENDING job and queue it once committed.
+
+    Raises validators.UploadRejected with a readable message; on any failure no row and no file remain.
+    """
+    folder_name = uuid.uuid4().hex
+    folder = studies_dir() / folder_name
+    try:
+        archive = unpack_study_archive(upload, folder)
+        with transaction.atomic():
+            job = Job.objects.create(
+                owner=owner,
+                kind=Job.Kind.STUDY,
+                original_name=archive.display_name,
+                upload_name=folder_name,
+                size_bytes=archive.size_bytes,
+                every_n_frames=max(1, int(every_n_frames)),
+                max_frames=max_frames,
+                frames_total=len(archive.members),
+            )
+            transaction.on_commit(partial(_enqueue_job, job.pk))
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        _remove_if_empty(studies_dir())
+        raise
+    logger.info("Study %s: %d videos, %d bytes unpacked", job.public_id, len(archive.members), archive.unpacked_bytes)
+    return job
+
+
+def _remove_if_empty(folder) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # not empty: other studies are waiting there
+
+
+def study_plan(*, job: Job, videos_total: int) -> None:
+    """Record how many videos the worker found in the unpacked folder (the total of the progress)."""
+    Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+        frames_total=videos_total, heartbeat_at=timezone.now()
+    )
+    job.frames_total = videos_total
+
+
+def study_heartbeat(*, job: Job) -> bool:
+    """Tell the reaper the study is alive; False once it is no longer RUNNING (cancelled, or taken over)."""
+    return Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now()) == 1
+
+
+def study_record_video(*, job: Job, faces: int) -> dict | None:
+    """Count one more video done and its faces; the job's counters, or None when it is no longer RUNNING."""
+    changed = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+        frames_done=F("frames_done") + 1, faces_found=F("faces_found") + faces, heartbeat_at=timezone.now()
+    )
+    if changed != 1:
+        return None
+    return Job.objects.filter(pk=job.pk).values("frames_done", "frames_total", "faces_found").get()
+
+
+def study_finish(*, job: Job, summary: dict) -> bool:
+    """Mark a study SUCCEEDED with its result document (study.json) as the summary the report page renders."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+            status=Job.Status.SUCCEEDED, summary=summary, finished_at=now, heartbeat_at=now
+        )
+        if changed != 1:
+            return False
+        transaction.on_commit(partial(_job_ended, job.pk))
+    return True
