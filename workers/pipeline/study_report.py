@@ -240,17 +240,6 @@ def draw_cell_bars(result: StudyResult, path: Path) -> None:
             ]
         ).T
         axes.bar(x, means, width, yerr=errors, capsize=3, color=CATEGORY_COLORS[category], label=category)
-        for xi, cell, mean in zip(x, cells, means, strict=True):
-            if cell and not np.isnan(mean):
-                axes.annotate(
-                    f"n={cell.videos_with_faces}",
-                    (xi, 50.5),
-                    ha="center",
-                    va="bottom",
-                    fontsize=7,
-                    color="white",
-                    rotation=90,
-                )
         paper = PAPER_TABLES.get(category, {})
         published = [paper.get(group, (np.nan, np.nan))[0] for group in groups]
         if not np.all(np.isnan(published)):
@@ -265,14 +254,22 @@ def draw_cell_bars(result: StudyResult, path: Path) -> None:
                 zorder=3,
                 label="study's published mean (reference)" if offset == 0 else None,
             )
-    axes.set_xticks(positions, [f"{ethnicity}\n{GENDER_WORDS[gender]}" for ethnicity, gender in groups], fontsize=8)
+    videos = {key: cell.videos_with_faces for key, cell in by_key.items()}
+    tick_labels = [
+        f"{ethnicity}\n{GENDER_WORDS[gender]}\nn = "
+        + " / ".join(str(videos.get((category, ethnicity, gender), 0)) for category in categories)
+        for ethnicity, gender in groups
+    ]
+    axes.set_xticks(positions, tick_labels, fontsize=8)
     axes.set_ylim(50, 100)
     axes.set_ylabel("mean confidence of the predicted gender (%)")
     axes.set_title(
-        "Confidence per group, real beside fake (error bars: 95% bootstrap interval of the mean)", fontsize=10
+        "Confidence per group, real beside fake (error bars: 95% bootstrap interval of the mean; "
+        "n: videos with a face per bar, left to right)",
+        fontsize=10,
     )
     axes.grid(axis="y", alpha=0.3)
-    axes.legend(fontsize=8, loc="upper left", ncols=3)
+    figure.legend(fontsize=8, loc="outside upper center", ncols=len(categories) + 1)
     figure.savefig(path, dpi=120)
 
 
@@ -299,7 +296,7 @@ def draw_confidence_histogram(result: StudyResult, path: Path) -> None:
         axes.set_xlim(50, 100)
         axes.grid(alpha=0.3)
         if axes.has_data():
-            axes.legend(fontsize=8, loc="upper left")
+            axes.legend(fontsize=8, loc="best")
     panels[0].set_ylabel("videos")
     panels[0].yaxis.set_major_locator(MaxNLocator(integer=True))
     figure.savefig(path, dpi=120)
