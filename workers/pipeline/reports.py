@@ -121,9 +121,10 @@ def plot_reliability(metrics: dict[str, Any], path: Path) -> str:
     return _save(figure, path)
 
 
-def plot_groups(metrics: dict[str, Any], kind: str, title: str, path: Path) -> str | None:
-    """Accuracy per group with 95% bootstrap intervals, all ages and adults side by side."""
-    sections = {label: s["groups"].get(kind, {}) for label, s in _sections(metrics).items()}
+def plot_groups(metrics: dict[str, Any], kind: str, title: str, path: Path, adults_too: bool = True) -> str | None:
+    """Accuracy per group with 95% bootstrap intervals, all ages and (unless the groups are ages) adults."""
+    shown = _sections(metrics) if adults_too else {ALL_AGES: metrics}
+    sections = {label: s["groups"].get(kind, {}) for label, s in shown.items()}
     names = list(sections[ALL_AGES])
     if not names:
         return None
@@ -204,7 +205,9 @@ def write_report(
         "race_gender": plot_groups(
             metrics, "race_gender", "Accuracy per race and gender", directory / "accuracy_by_race_gender.png"
         ),
-        "age": plot_groups(metrics, "age_band", "Accuracy per age band (all ages)", directory / "accuracy_by_age.png"),
+        "age": plot_groups(
+            metrics, "age_band", "Accuracy per age band", directory / "accuracy_by_age.png", adults_too=False
+        ),
     }
     (directory / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     (directory / "report.md").write_text(_markdown(manifest, metrics, figures, notes))
