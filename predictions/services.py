@@ -25,7 +25,7 @@ from workers.pipeline.tracking import assign_tracks, summarize_video
 from workers.pipeline.types import Box, Face, FrameResult, VideoInfo
 
 from . import events
-from .models import AnalysedFrame, Detection, Job, JobPart, ModelVersion, results_root, uploads_dir
+from .models import AnalysedFrame, Detection, Job, JobPart, ModelVersion, results_root, studies_dir, uploads_dir
 from .selectors import job_snapshot
 from .validators import ValidatedUpload
 
@@ -505,7 +505,7 @@ def media_purge_expired(*, now: datetime | None = None) -> int:
 
 
 def _orphans_remove(now: datetime) -> int:
-    """Remove uploads and result folders that no job row names, once they are older than an hour."""
+    """Remove uploads, study folders and result folders that no job row names, once they are older than an hour."""
     cutoff = (now - ORPHAN_MIN_AGE).timestamp()
     removed = 0
     uploads = uploads_dir()
@@ -515,6 +515,13 @@ def _orphans_remove(now: datetime) -> int:
             if path.is_file() and path.name not in known and path.stat().st_mtime < cutoff:
                 path.unlink(missing_ok=True)
                 removed += 1
+    studies = studies_dir()
+    if studies.is_dir():  # a web process that died while unpacking a study archive
+        known = set(Job.objects.filter(kind=Job.Kind.STUDY).values_list("upload_name", flat=True))
+        for folder in studies.iterdir():
+            if folder.is_dir() and folder.name not in known and folder.stat().st_mtime < cutoff:
+                removed += sum(1 for path in folder.rglob("*") if path.is_file())
+                shutil.rmtree(folder, ignore_errors=True)
     results = results_root()
     if results.is_dir():
         known_ids = {str(public_id) for public_id in Job.objects.values_list("public_id", flat=True)}

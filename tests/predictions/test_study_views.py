@@ -7,8 +7,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from predictions import services
-from predictions.models import Job, studies_dir
+from predictions.models import Job
 from predictions.study_views import study_report
 from workers.pipeline.study import (
     CellComparison,
@@ -143,16 +142,6 @@ def test_study_index_lists_own_studies_for_staff(client, staff, tmp_path):
 
 def test_report_of_a_document_without_cells_is_none():
     assert study_report({}) is None
-
-
-def test_ending_or_deleting_a_study_removes_its_unpacked_videos(staff):
-    folder = studies_dir() / "0123abcd"
-    (folder / "RealVideo-RealAudio").mkdir(parents=True)
-    (folder / "RealVideo-RealAudio" / "a.mp4").write_bytes(b"video")
-    job = Job.objects.create(owner=staff, kind=Job.Kind.STUDY, original_name="batch.zip", upload_name=folder.name)
-    assert job.upload_path == folder
-
-    assert services.upload_delete(job=job) and not folder.exists()
 
 
 def test_concept_shows_image_fairness_beside_the_study_tables(client, settings, tmp_path):
