@@ -12,11 +12,16 @@ import json
 
 import pytest
 import redis
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.urls import reverse
 
+from genrec_site.asgi import application
+from predictions import services
 from predictions.models import Job, studies_dir
 from tests.integration.conftest import TEST_REDIS_URL
 from tests.integration.test_job_flow import watch
+from tests.integration.test_split_video import wait_until_idle
 from tests.jobs_helpers import session_headers
 from tests.study_helpers import STUDY_ENTRIES, face_study_zip, study_zip, symlink_zip
 
@@ -100,6 +105,37 @@ def test_staff_study_runs_to_its_report_with_progress_per_video(staff, bob, clie
     client.force_login(bob)  # not the owner, not staff: the study does not exist for him
     assert client.get(reverse("study-detail", args=[job.public_id])).status_code == 404
     assert client.get(reverse("study-file", args=[job.public_id, "study.csv"])).status_code == 404
+
+
+async def cancel_during_first_video(job: Job, headers, worker_context, celery_app) -> list[dict]:
+    """Cancel the study once its first video is under way; every message until ``finished``, then a worker at rest."""
+    communicator = WebsocketCommunicator(application, f"/ws/jobs/{job.public_id}/", headers=headers)
+    connected, _ = await communicator.connect()
+    assert connected
+    await communicator.receive_json_from()  # the snapshot
+    messages: list[dict] = []
+    with worker_context as started:
+        while not messages or messages[-1]["type"] != "finished":
+            messages.append(await communicator.receive_json_from(timeout=60))
+            if messages[-1]["type"] == "progress" and messages[-1]["video"]["frames_done"] > 0:
+                await sync_to_async(services.job_cancel)(job=job)
+        await sync_to_async(wait_until_idle)(celery_app, started.hostname)
+    await communicator.disconnect()
+    return messages
+
+
+def test_cancelled_study_stops_and_leaves_no_videos_or_report(staff, client, tmp_path, worker, celery_test_app):
+    archive = face_study_zip(tmp_path, frames=120)
+    headers = session_headers(client, staff)
+    job = Job.objects.get(public_id=post_study(client, archive, every_n_frames="1").json()["job"]["id"])
+    unpacked = job.upload_path
+
+    messages = asyncio.run(cancel_during_first_video(job, headers, worker(), celery_test_app))
+
+    assert messages[-1]["job"]["status"] == "CANCELLED"
+    job.refresh_from_db()
+    assert job.status == Job.Status.CANCELLED and job.frames_done < len(STUDY_ENTRIES)
+    assert not unpacked.exists() and not (job.results_dir / "study.json").exists()
 
 
 def queued_tasks(celery_app) -> int:
