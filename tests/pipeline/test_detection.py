@@ -30,11 +30,12 @@ def test_detect_faces_finds_the_astronaut_face(astronaut_gray, detection):
 
 
 def test_detect_faces_maps_downscaled_boxes_back_to_original_pixels(astronaut_gray):
-    big = np.kron(astronaut_gray, np.ones((2, 2), dtype=np.uint8))  # 1024x1024, detected at 480 wide
+    big = np.kron(astronaut_gray, np.ones((2, 2), dtype=np.uint8))  # 1024x1024, detected on a smaller copy
     boxes = detect_faces(big, DEFAULT_DETECTION)
-    assert len(boxes) == 1
-    assert _contains(boxes[0], (FACE_CENTRE[0] * 2, FACE_CENTRE[1] * 2))
-    assert boxes[0].w >= 120
+    faces = [box for box in boxes if _contains(box, (FACE_CENTRE[0] * 2, FACE_CENTRE[1] * 2))]
+    assert len(faces) == 1
+    assert 120 <= faces[0].w <= 400
+    assert all(box.x + box.w <= 1024 and box.y + box.h <= 1024 for box in boxes)
 
 
 def test_detect_faces_finds_nothing_in_a_blank_frame():
