@@ -11,6 +11,7 @@ import math
 import time
 from collections import Counter
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 from django.conf import settings
@@ -18,7 +19,7 @@ from django.conf import settings
 from predictions import events, services, study_services
 from predictions.models import Job
 from workers.pipeline.config import STUDY_DETECTION
-from workers.pipeline.errors import AnalysisCancelled
+from workers.pipeline.errors import AnalysisCancelled, PipelineError
 from workers.pipeline.study import (
     CATEGORIES,
     DEFAULT_COMPARISON,
@@ -79,9 +80,13 @@ def run_study_job(job: Job) -> None:
     study_services.study_finish(job=job, summary=json.loads(paths["study.json"].read_text(encoding="utf-8")))
 
 
-def planned_frames(path, options: AnalysisOptions) -> int:
-    """How many frames of a video the analysis will look at (0 when the container does not say)."""
-    frames = math.ceil(max(probe(path).frame_count, 0) / options.every_n_frames)
+def planned_frames(path: Path, options: AnalysisOptions) -> int:
+    """How many frames of a video the analysis will look at (0 when the container does not say or will not open)."""
+    try:
+        frame_count = probe(path).frame_count
+    except PipelineError:  # analyze_study_video records such a video as failed; the study goes on
+        return 0
+    frames = math.ceil(max(frame_count, 0) / options.every_n_frames)
     return min(frames, options.max_frames) if options.max_frames else frames
 
 

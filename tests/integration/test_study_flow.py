@@ -19,7 +19,6 @@ from django.urls import reverse
 from genrec_site.asgi import application
 from predictions import services
 from predictions.models import Job, studies_dir
-from tests.integration.conftest import TEST_REDIS_URL
 from tests.integration.test_job_flow import watch
 from tests.integration.test_split_video import wait_until_idle
 from tests.jobs_helpers import session_headers
@@ -139,7 +138,7 @@ def test_cancelled_study_stops_and_leaves_no_videos_or_report(staff, client, tmp
 
 
 def queued_tasks(celery_app) -> int:
-    client = redis.Redis.from_url(TEST_REDIS_URL)
+    client = redis.Redis.from_url(celery_app.conf.broker_url)
     try:
         return client.llen(celery_app.conf.task_default_queue)
     finally:
