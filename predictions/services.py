@@ -71,14 +71,14 @@ def job_create(*, owner, upload: ValidatedUpload, every_n_frames: int) -> Job:
                 width=upload.width,
                 height=upload.height,
             )
-            transaction.on_commit(partial(_enqueue_job, job.pk))
+            transaction.on_commit(partial(job_enqueue, job.pk))
     except BaseException:
         path.unlink(missing_ok=True)
         raise
     return job
 
 
-def _enqueue_job(job_pk: int) -> None:
+def job_enqueue(job_pk: int) -> None:
     """Queue process_job; a broker that is down fails the job at once instead of leaving it PENDING forever.
 
     Results are ignored: the database holds the outcome, and a sender waiting on result channels would
@@ -395,7 +395,7 @@ def job_finish(*, job: Job) -> bool:
         if changed != 1:
             return False
         Detection.objects.bulk_update(detections, ["track_id"], batch_size=500)
-        transaction.on_commit(partial(_job_ended, job.pk))
+        transaction.on_commit(partial(job_ended, job.pk))
     return True
 
 
@@ -421,11 +421,11 @@ def _job_end(job: Job, status: str, error: str) -> bool:
         job.parts.filter(status__in=(JobPart.Status.PENDING, JobPart.Status.RUNNING)).update(
             status=JobPart.Status.FAILED, error=part_error[:ERROR_MAX_LENGTH]
         )
-        transaction.on_commit(partial(_job_ended, job.pk))
+        transaction.on_commit(partial(job_ended, job.pk))
     return True
 
 
-def _job_ended(job_pk: int) -> None:
+def job_ended(job_pk: int) -> None:
     """After a job reached a final state: its upload goes at once, and watchers get the final snapshot."""
     job = Job.objects.filter(pk=job_pk).first()
     if job is None:
@@ -465,7 +465,7 @@ def job_retry(*, job: Job) -> bool:
         if changed != 1:
             return False
         _results_reset(job)
-        transaction.on_commit(partial(_enqueue_job, job.pk))
+        transaction.on_commit(partial(job_enqueue, job.pk))
     return True
 
 
@@ -549,7 +549,7 @@ def jobs_reap_stale(*, now: datetime | None = None) -> tuple[int, int]:
                     pk=job.pk, status=Job.Status.RUNNING, heartbeat_at=job.heartbeat_at
                 ).update(status=Job.Status.PENDING, heartbeat_at=None)
                 if changed == 1:
-                    transaction.on_commit(partial(_enqueue_job, job.pk))
+                    transaction.on_commit(partial(job_enqueue, job.pk))
                     requeued += 1
         elif job_fail(job=job, error=stale_error(job.attempts)):
             failed += 1

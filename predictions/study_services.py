@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from .archives import unpack_study_archive
 from .models import Job, studies_dir
-from .services import _enqueue_job, _job_ended
+from .services import job_ended, job_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def study_create(*, owner, upload: UploadedFile | None, every_n_frames: int, max
                 max_frames=max_frames,
                 frames_total=len(archive.members),
             )
-            transaction.on_commit(partial(_enqueue_job, job.pk))
+            transaction.on_commit(partial(job_enqueue, job.pk))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         _remove_if_empty(studies_dir())
@@ -92,5 +92,5 @@ def study_finish(*, job: Job, summary: dict) -> bool:
         )
         if changed != 1:
             return False
-        transaction.on_commit(partial(_job_ended, job.pk))
+        transaction.on_commit(partial(job_ended, job.pk))
     return True
