@@ -35,3 +35,8 @@ STUDY_DETECTION = DetectionSettings(scale_factor=1.1, min_neighbors=5, min_size=
 DEFAULT_DETECTION = DetectionSettings()
 # Still images: one detection, so it can afford more pixels than a video frame, with the study's cascade settings.
 IMAGE_DETECTION = DetectionSettings(min_neighbors=5, min_size=30, detect_width=1280, redetect_every=1)
+# Training faces (tight crops, padded): the cascade settings the shipped model was trained with. Kept apart
+# from the video defaults so that tuning video speed never changes what `train_model` reproduces.
+TRAINING_DETECTION = DetectionSettings(
+    scale_factor=1.2, min_neighbors=5, min_size=30, detect_width=480, redetect_every=1
+)

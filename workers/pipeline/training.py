@@ -20,7 +20,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from tqdm import tqdm
 
-from .config import DEFAULT_DETECTION, FACE_SIZE, DetectionSettings
+from .config import FACE_SIZE, TRAINING_DETECTION, DetectionSettings
 from .datasets import ADULT_AGE, FaceRecord
 from .detection import detect_faces, load_cascade
 from .model import build_estimator
@@ -68,7 +68,7 @@ class TrainingOptions:
     n_jobs: int = -1
     pad: int = TRAINING_PAD
     pad_mode: str = TRAINING_PAD_MODE
-    detection: DetectionSettings = field(default_factory=lambda: DEFAULT_DETECTION)
+    detection: DetectionSettings = field(default_factory=lambda: TRAINING_DETECTION)
 
 
 @dataclass
