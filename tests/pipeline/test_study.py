@@ -293,6 +293,7 @@ def test_describe_comparison_claims_a_difference_only_when_interval_and_p_agree(
     assert "6.0 points higher on fakes (95% CI 2.0 to 10.1, p = 0.004)" in clear
     assert "unlikely to be noise alone" in clear
     assert "not distinguishable from noise" in borderline
+    assert "Welch's test does not confirm it" in describe_comparison(_comparison(-5.0, (-8.9, -1.2), 0.11))
     assert "too few videos" in describe_comparison(_comparison(1.0, None, None))
 
 
