@@ -253,8 +253,11 @@ def wait_for_web(url: str, supervisor: Supervisor, stop_requested: threading.Eve
         raise QuickStartError(f"the web process did not answer at {url} within {READY_TIMEOUT_SECONDS:.0f} s")
 
 
-def wait_for_redis(url: str, process: subprocess.Popen) -> None:
-    """Wait until the embedded Redis answers."""
+def start_embedded_redis(supervisor: Supervisor, url: str) -> None:
+    """Start the embedded Redis for url under supervisor and wait until it answers."""
+    say(f"no Redis answers at {url}: starting an embedded one on 127.0.0.1")
+    VAR_DIR.mkdir(parents=True, exist_ok=True)  # its working directory, even in a fresh clone
+    process = supervisor.start("redis", embedded_redis_command(url))
     deadline = time.monotonic() + 10
     while not redis_answers(url):
         if process.poll() is not None or time.monotonic() > deadline:
@@ -276,8 +279,7 @@ def serve(args: argparse.Namespace) -> int:
         if redis_answers(redis_url):
             say(f"using the Redis at {redis_url}")
         else:
-            say(f"no Redis answers at {redis_url}: starting an embedded one on 127.0.0.1")
-            wait_for_redis(redis_url, supervisor.start("redis", embedded_redis_command(redis_url)))
+            start_embedded_redis(supervisor, redis_url)
         subprocess.run([python, "manage.py", "migrate", "--noinput"], cwd=PROJECT_ROOT, check=True)
         check_default_model()
 

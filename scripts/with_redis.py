@@ -7,15 +7,7 @@ import os
 import subprocess
 import sys
 
-from run import (
-    DEFAULT_REDIS_URL,
-    QuickStartError,
-    Supervisor,
-    embedded_redis_command,
-    redis_answers,
-    say,
-    wait_for_redis,
-)
+from run import DEFAULT_REDIS_URL, QuickStartError, Supervisor, redis_answers, say, start_embedded_redis
 
 
 def main(command: list[str]) -> int:
@@ -27,8 +19,7 @@ def main(command: list[str]) -> int:
     supervisor = Supervisor()
     try:
         if not redis_answers(redis_url):
-            say(f"no Redis answers at {redis_url}: starting an embedded one on 127.0.0.1")
-            wait_for_redis(redis_url, supervisor.start("redis", embedded_redis_command(redis_url)))
+            start_embedded_redis(supervisor, redis_url)
         child = subprocess.Popen(command)
         try:
             return child.wait()
