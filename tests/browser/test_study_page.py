@@ -1,0 +1,85 @@
+"""The deepfake study in a real browser: a staff member's hostile ZIP is refused, a good one runs live to its report."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser import test_try_it_now as site
+from tests.study_helpers import STUDY_ENTRIES, face_study_zip, study_zip
+
+pytestmark = pytest.mark.browser
+
+# The live server, the worker and the browser of the Try-it-now test, shared rather than copied.
+live_site = site.live_site
+browser_page = site.browser_page
+STAFF_PASSWORD = "a-long-staff-pass-phrase"
+
+
+def log_in_as_staff(live_site, page) -> None:
+    live_site.env["DJANGO_SUPERUSER_PASSWORD"] = STAFF_PASSWORD
+    live_site.manage("createsuperuser", "--noinput", "--username", "grace", "--email", "grace@example.org")
+    page.goto(live_site.url + "/accounts/login/?next=/studies/")
+    page.fill("#id_username", "grace")
+    page.fill("#id_password", STAFF_PASSWORD)
+    page.click("button:has-text('Log in')")
+    page.wait_for_url(live_site.url + "/studies/")
+
+
+def record_study_progress(page) -> list[tuple[str, str]]:
+    """Every (videos, current video's frames) text the study panel shows, kept across the page's own reload."""
+    seen: list[tuple[str, str]] = []
+    page.expose_function("recordStudyProgress", lambda videos, frames: seen.append((videos, frames)))
+    page.add_init_script(
+        """document.addEventListener("DOMContentLoaded", () => {
+          const panel = document.querySelector("[data-study-panel]");
+          if (!panel) return;
+          const text = (name) => panel.querySelector(`[data-field="${name}"]`).textContent;
+          new MutationObserver(() => window.recordStudyProgress(text("videos"), text("video-frames")))
+            .observe(panel, { subtree: true, childList: true, characterData: true });
+        });"""
+    )
+    return seen
+
+
+def test_staff_uploads_a_study_zip_and_follows_it_to_its_report(live_site, browser_page, tmp_path):
+    page = browser_page
+    page.set_default_timeout(30_000)
+    log_in_as_staff(live_site, page)
+
+    hostile = study_zip(tmp_path / "escape.zip", {"../../" + STUDY_ENTRIES[0]: b"\x00" * 100})
+    page.set_input_files("#study-file", str(hostile))
+    page.click("[data-upload-button]")
+    error = page.locator("[data-upload-error]")
+    error.wait_for(state="visible")
+    assert "points outside the archive" in error.inner_text()
+    site.screenshot(page, "study_refused.png")
+
+    progress_seen = record_study_progress(page)
+    page.set_input_files("#study-file", str(face_study_zip(tmp_path, frames=30)))
+    page.fill("#study-every-n", "1")
+    page.fill("#study-max-frames", "20")
+    page.click("[data-upload-button]")
+    page.wait_for_url(live_site.url + "/studies/*/")
+    assert page.locator('[data-study-panel] [data-field="status"]').get_attribute("data-status") == "PENDING"
+
+    live_site.start_worker()
+    report = page.locator("[data-study-report]")
+    report.wait_for(state="visible", timeout=site.JOB_TIMEOUT_MS)  # the page reloads itself when the study ends
+
+    assert page.locator('[data-field="videos"]').inner_text() == f"{len(STUDY_ENTRIES)} / {len(STUDY_ENTRIES)} videos"
+    # Live, before the report: each video counted, and the current video's frames out of the 20 analysed.
+    assert {f"{done} / {len(STUDY_ENTRIES)} videos" for done in range(len(STUDY_ENTRIES))} <= {
+        videos for videos, _ in progress_seen
+    }
+    assert any(frames.endswith("/ 20 frames analysed") for _, frames in progress_seen)
+    assert "Table 1 — RealVideo-RealAudio" in report.inner_text()
+    assert "Table 2 — FakeVideo-FakeAudio" in report.inner_text()
+    figures = page.locator("[data-study-report] figure img")
+    for index in range(figures.count()):
+        figures.nth(index).scroll_into_view_if_needed()  # the figures load lazily
+    page.wait_for_function(
+        "[...document.querySelectorAll('[data-study-report] figure img')].every((img) => img.naturalWidth > 0)"
+    )
+    assert page.locator("[data-study-report] figure img").count() == 2
+    assert page.locator("a:has-text('study.csv')").count() == 1
+    site.screenshot(page, "study_report.png")
