@@ -32,8 +32,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# Redis database of this test alone (the jobs engine's integration tests use others).
-REDIS_URL = "redis://127.0.0.1:6379/12"
+# Redis databases of these tests alone (the jobs engine's integration tests use others); each run claims a free
+# one, so two runs on one machine never share a queue (a worker of one run would take the other's jobs).
+REDIS_SERVER = "redis://127.0.0.1:6379"
+REDIS_DATABASES = (12, 13, 14, 15)
+CLAIM_KEY = "genrec-browser-test-claim"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 JOB_TIMEOUT_MS = 180_000
 
@@ -44,11 +47,19 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def redis_reachable() -> bool:
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
-    except redis.RedisError:
-        return False
+def claim_redis_database() -> str | None:
+    """The URL of a Redis database no other run is using, now claimed for this one; None when none is free."""
+    for number in REDIS_DATABASES:
+        url = f"{REDIS_SERVER}/{number}"
+        try:
+            client = redis.Redis.from_url(url, socket_connect_timeout=1)
+            if client.set(CLAIM_KEY, os.getpid(), nx=True, ex=1800):
+                client.flushdb()
+                client.set(CLAIM_KEY, os.getpid(), ex=1800)
+                return url
+        except redis.RedisError:
+            return None
+    return None
 
 
 def wait_for_http(url: str, process: subprocess.Popen, log: Path, seconds: float = 60) -> None:
@@ -78,7 +89,7 @@ def stop(process: subprocess.Popen | None) -> None:
 class LiveSite:
     """The real platform on loopback: daphne and a Celery worker as subprocesses sharing one environment."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, redis_url: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server_log, self.worker_log = tmp_path / "daphne.log", tmp_path / "worker.log"
@@ -90,7 +101,7 @@ class LiveSite:
             "SECRET_KEY": secrets.token_urlsafe(50),
             "DATABASE_URL": f"sqlite:///{tmp_path / 'site.sqlite3'}",
             "MEDIA_ROOT": str(tmp_path / "media"),
-            "REDIS_URL": REDIS_URL,
+            "REDIS_URL": redis_url,
             "CHANNELS_PREFIX": f"genrec-browser-{self.port}",
             "ALLOWED_HOSTS": "127.0.0.1",
             # Plain HTTP on loopback: the production defaults (HTTPS only) are relaxed here on purpose.
@@ -140,16 +151,16 @@ def live_site(tmp_path) -> Iterator[LiveSite]:
     model_dir = Path(os.environ.get("GENREC_MODEL_DIR") or REPO_ROOT / "models" / "default")
     if not (model_dir / "manifest.json").is_file():
         pytest.skip(f"no trained model at {model_dir} (the shipped model or GENREC_MODEL_DIR)")
-    if not redis_reachable():
-        pytest.skip(f"no Redis answers at {REDIS_URL}")
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    site = LiveSite(tmp_path)
+    redis_url = claim_redis_database()
+    if redis_url is None:
+        pytest.skip(f"no Redis answers at {REDIS_SERVER}, or databases {REDIS_DATABASES} are all in use")
+    site = LiveSite(tmp_path, redis_url)
     try:
         site.start_server()
         yield site
     finally:
         site.stop_all()
-        redis.Redis.from_url(REDIS_URL).flushdb()
+        redis.Redis.from_url(redis_url).flushdb()  # the claim goes with it
         if os.environ.get("GENREC_KEEP_BROWSER_LOGS"):
             ARTIFACTS.mkdir(exist_ok=True)
             for log in (site.server_log, site.worker_log):
