@@ -79,6 +79,9 @@ class Job(models.Model):
     height = models.PositiveIntegerField(default=0)
     attempts = models.PositiveIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its task was last sent; the reaper re-sends one that waited too long."
+    )
     error = models.TextField(blank=True)
     model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL)
     summary = models.JSONField(default=dict, blank=True)
@@ -156,6 +159,9 @@ class JobPart(models.Model):
     frames_done = models.PositiveIntegerField(default=0)
     attempts = models.PositiveIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its task was last sent; the reaper re-sends one that waited too long."
+    )
     error = models.TextField(blank=True)
 
     class Meta:

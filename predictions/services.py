@@ -85,6 +85,7 @@ def job_enqueue(job_pk: int) -> None:
     subscribe to one per task for as long as the web process lives.
     """
     try:
+        Job.objects.filter(pk=job_pk).update(queued_at=timezone.now())
         celery_app.send_task(PROCESS_JOB_TASK, args=[job_pk], ignore_result=True)
     except Exception:
         logger.exception("Could not queue job %s", job_pk)
@@ -214,7 +215,13 @@ def job_use_model(*, job: Job, model) -> ModelVersion:
 def job_parts_enqueue(*, parts: Sequence[JobPart]) -> None:
     """Queue one process_job_part task per part (after the current transaction commits)."""
     for part in parts:
-        transaction.on_commit(partial(celery_app.send_task, PROCESS_JOB_PART_TASK, args=[part.pk], ignore_result=True))
+        transaction.on_commit(partial(part_enqueue, part.pk))
+
+
+def part_enqueue(part_pk: int) -> None:
+    """Send one part's task, noting when, so the reaper can tell a lost message from a long queue."""
+    JobPart.objects.filter(pk=part_pk).update(queued_at=timezone.now())
+    celery_app.send_task(PROCESS_JOB_PART_TASK, args=[part_pk], ignore_result=True)
 
 
 def part_claim(*, part_id: int) -> JobPart | None:
@@ -553,9 +560,32 @@ def jobs_reap_stale(*, now: datetime | None = None) -> tuple[int, int]:
                     requeued += 1
         elif job_fail(job=job, error=stale_error(job.attempts)):
             failed += 1
-    if requeued or failed:
-        logger.warning("Reaper: %d stale job(s) re-queued, %d failed", requeued, failed)
+    resent = _resend_lost_messages(now)
+    if requeued or failed or resent:
+        logger.warning(
+            "Reaper: %d stale job(s) re-queued, %d failed, %d waiting task(s) sent again", requeued, failed, resent
+        )
     return requeued, failed
+
+
+def _resend_lost_messages(now: datetime) -> int:
+    """Send again the task of a PENDING job or part that has waited longer than the stale limit.
+
+    A broker that restarts without persistence forgets its queue; the database still says PENDING. A message
+    that was only slow is harmless to duplicate: claims are conditional, so the second copy finds nothing to do.
+    """
+    waited_too_long = Q(queued_at__lt=_stale_before(now)) | Q(queued_at__isnull=True, created_at__lt=_stale_before(now))
+    resent = 0
+    for job_pk in Job.objects.filter(waited_too_long, status=Job.Status.PENDING).values_list("pk", flat=True):
+        job_enqueue(job_pk)
+        resent += 1
+    parts = JobPart.objects.filter(status=JobPart.Status.PENDING, job__status=Job.Status.RUNNING).filter(
+        Q(queued_at__lt=_stale_before(now)) | Q(queued_at__isnull=True)
+    )
+    for part_pk in parts.values_list("pk", flat=True):
+        part_enqueue(part_pk)
+        resent += 1
+    return resent
 
 
 def stale_error(attempts: int) -> str:
