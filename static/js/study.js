@@ -7,27 +7,6 @@
   const MAX_BACKOFF_MS = 15000;
   const ACTIVE = new Set(["PENDING", "RUNNING"]);
   const STATUS_NAMES = { PENDING: "Pending", RUNNING: "Running", SUCCEEDED: "Succeeded", FAILED: "Failed", CANCELLED: "Cancelled" };
-  const STATUS_MESSAGES = {
-    401: "Your session has ended. Please log in again.",
-    403: "Only staff members can run the deepfake study, or the page is out of date: reload it and try again.",
-    413: "This archive is too large.",
-    429: "Too many jobs right now. Please wait a little.",
-  };
-
-  function formatBytes(bytes) {
-    if (bytes < 1024 * 1024) return Math.max(1, Math.round(bytes / 1024)) + " KB";
-    return (bytes / (1024 * 1024)).toFixed(1) + " MB";
-  }
-
-  function errorMessage(xhr) {
-    try {
-      const body = JSON.parse(xhr.responseText);
-      if (body && body.error) return body.error;
-    } catch (error) {
-      // Not JSON (a proxy's page, for instance): fall back on the status below.
-    }
-    return STATUS_MESSAGES[xhr.status] || "The upload failed (" + (xhr.status || "no connection") + "). Please try again.";
-  }
 
   function setBar(bar, fraction) {
     const value = Math.max(0, Math.min(100, Math.round(fraction * 100)));
@@ -35,90 +14,18 @@
     bar.setAttribute("aria-valuenow", String(value));
   }
 
-  /** The upload form: one ZIP and the sampling options, posted with XHR so its progress shows. */
+  /** The upload form: one ZIP and the sampling options, posted with its own progress; then the study's page. */
   function setUpUpload(form) {
-    const input = form.querySelector("[data-file-input]");
-    const dropzone = form.querySelector("[data-dropzone]");
-    const title = form.querySelector("[data-dropzone-title]");
-    const button = form.querySelector("[data-upload-button]");
-    const progress = form.querySelector("[data-upload-progress]");
-    const status = form.querySelector("[data-upload-status]");
-    const errorBox = form.querySelector("[data-upload-error]");
-    const initialTitle = title.innerHTML;
-    let chosen = null;
-
-    function showError(text) {
-      errorBox.textContent = text;
-      errorBox.hidden = !text;
-    }
-
-    function choose(file) {
-      chosen = file || null;
-      showError("");
-      dropzone.classList.toggle("has-file", Boolean(chosen));
-      if (chosen) title.textContent = chosen.name + " · " + formatBytes(chosen.size);
-      else title.innerHTML = initialTitle;
-      button.disabled = !chosen;
-    }
-
-    input.addEventListener("change", () => choose(input.files[0]));
-    for (const name of ["dragenter", "dragover"]) {
-      dropzone.addEventListener(name, (event) => {
-        event.preventDefault();
-        dropzone.classList.add("is-dragging");
-      });
-    }
-    for (const name of ["dragleave", "dragend"]) dropzone.addEventListener(name, () => dropzone.classList.remove("is-dragging"));
-    dropzone.addEventListener("drop", (event) => {
-      event.preventDefault();
-      dropzone.classList.remove("is-dragging");
-      if (event.dataTransfer.files[0]) choose(event.dataTransfer.files[0]);
-    });
-
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      if (!chosen) {
-        showError("Choose a ZIP archive first.");
-        return;
-      }
-      const data = new FormData();
-      data.append("file", chosen, chosen.name);
-      data.append("every_n_frames", form.elements.every_n_frames.value);
-      data.append("max_frames", form.elements.max_frames.value);
-      const xhr = new XMLHttpRequest();
-      xhr.open("POST", form.action);
-      xhr.setRequestHeader("X-CSRFToken", form.elements.csrfmiddlewaretoken.value);
-      xhr.setRequestHeader("Accept", "application/json");
-      const bar = progress.querySelector(".progress");
-      xhr.upload.addEventListener("progress", (progressEvent) => {
-        if (!progressEvent.lengthComputable) return;
-        setBar(bar, progressEvent.loaded / progressEvent.total);
-        status.textContent = "Uploading… " + formatBytes(progressEvent.loaded) + " of " + formatBytes(progressEvent.total);
-      });
-      xhr.upload.addEventListener("load", () => {
-        setBar(bar, 1);
-        status.textContent = "Uploaded. Checking the archive and every video in it…";
-      });
-      xhr.addEventListener("load", () => {
-        if (xhr.status === 201) {
-          window.location.assign(JSON.parse(xhr.responseText).page);
-          return;
-        }
-        button.disabled = false;
-        progress.hidden = true;
-        showError(errorMessage(xhr));
-      });
-      xhr.addEventListener("error", () => {
-        button.disabled = false;
-        progress.hidden = true;
-        showError("The upload did not reach the server. Check your connection and try again.");
-      });
-      showError("");
-      button.disabled = true;
-      progress.hidden = false;
-      setBar(bar, 0);
-      status.textContent = "Uploading…";
-      xhr.send(data);
+    window.GenrecUpload.setUp(form, {
+      fields: ["every_n_frames", "max_frames"],
+      emptyText: "Choose a ZIP archive first.",
+      checkingText: "Uploaded. Checking the archive and every video in it…",
+      messages: {
+        403: "Only staff members can run the deepfake study, or the page is out of date: reload it and try again.",
+        413: "This archive is too large.",
+        429: "Too many jobs right now. Please wait a little.",
+      },
+      onCreated: (body) => window.location.assign(body.page),
     });
   }
 

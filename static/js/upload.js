@@ -1,4 +1,4 @@
-/* Try it now: pick or drop a file, upload it with its own progress bar, then follow the job live. */
+/* Uploads with their own progress bar (pick or drop a file, post it with XHR); Try it now then follows the job live. */
 (function () {
   "use strict";
 
@@ -14,19 +14,23 @@
     return (bytes / (1024 * 1024)).toFixed(1) + " MB";
   }
 
-  function errorMessage(xhr) {
+  function errorMessage(xhr, messages) {
     try {
       const body = JSON.parse(xhr.responseText);
       if (body && body.error) return body.error;
     } catch (error) {
       // Not JSON (a proxy's page, for instance): fall back on the status below.
     }
-    return STATUS_MESSAGES[xhr.status] || "The upload failed (" + (xhr.status || "no connection") + "). Please try again.";
+    return messages[xhr.status] || "The upload failed (" + (xhr.status || "no connection") + "). Please try again.";
   }
 
-  document.addEventListener("DOMContentLoaded", () => {
-    const form = document.querySelector("[data-upload-form]");
-    if (!form) return;
+  /**
+   * Wire an upload form: choose a file by picker or drop, post it with its progress shown, say why it was refused.
+   * options: fields (names of the form's other fields to send), emptyText, checkingText, messages (by HTTP status,
+   * over the defaults) and onCreated(body), called with the parsed 201 answer. Returns { reset, focus }.
+   */
+  function setUp(form, options) {
+    const messages = Object.assign({}, STATUS_MESSAGES, options.messages || {});
     const input = form.querySelector("[data-file-input]");
     const dropzone = form.querySelector("[data-dropzone]");
     const title = form.querySelector("[data-dropzone-title]");
@@ -36,12 +40,8 @@
     const progressFill = progress.querySelector(".progress-fill");
     const status = form.querySelector("[data-upload-status]");
     const errorBox = form.querySelector("[data-upload-error]");
-    const panel = document.querySelector("[data-job-panel]");
-    const another = document.querySelector("[data-another]");
     const initialTitle = title.innerHTML;
-    const tryUrl = window.location.pathname;
     let chosen = null;
-    let view = null;
 
     function showError(text) {
       errorBox.textContent = text;
@@ -60,6 +60,19 @@
       button.disabled = !chosen;
     }
 
+    function setUploadProgress(fraction, text) {
+      const value = Math.round(fraction * 100);
+      progressFill.style.width = value + "%";
+      progressBar.setAttribute("aria-valuenow", String(value));
+      status.textContent = text;
+    }
+
+    function refused(text) {
+      button.disabled = false;
+      progress.hidden = true;
+      showError(text);
+    }
+
     input.addEventListener("change", () => choose(input.files[0]));
     for (const name of ["dragenter", "dragover"]) {
       dropzone.addEventListener(name, (event) => {
@@ -75,27 +88,19 @@
       if (file) choose(file);
     });
 
-    function setUploadProgress(fraction, text) {
-      const value = Math.round(fraction * 100);
-      progressFill.style.width = value + "%";
-      progressBar.setAttribute("aria-valuenow", String(value));
-      status.textContent = text;
-    }
-
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       if (!chosen) {
-        showError("Choose an image or a video first.");
+        showError(options.emptyText);
         return;
       }
       const data = new FormData();
       data.append("file", chosen, chosen.name);
-      data.append("every_n_frames", form.elements.every_n_frames.value);
-      const token = form.elements.csrfmiddlewaretoken.value;
+      for (const name of options.fields || []) data.append(name, form.elements[name].value);
 
       const xhr = new XMLHttpRequest();
       xhr.open("POST", form.action);
-      xhr.setRequestHeader("X-CSRFToken", token);
+      xhr.setRequestHeader("X-CSRFToken", form.elements.csrfmiddlewaretoken.value);
       xhr.setRequestHeader("Accept", "application/json");
       xhr.upload.addEventListener("progress", (progressEvent) => {
         if (progressEvent.lengthComputable) {
@@ -103,34 +108,57 @@
           setUploadProgress(fraction, "Uploading… " + formatBytes(progressEvent.loaded) + " of " + formatBytes(progressEvent.total));
         }
       });
-      xhr.upload.addEventListener("load", () => setUploadProgress(1, "Uploaded. Checking the file…"));
+      xhr.upload.addEventListener("load", () => setUploadProgress(1, options.checkingText));
       xhr.addEventListener("load", () => {
-        button.disabled = false;
-        if (xhr.status === 201) {
-          const job = JSON.parse(xhr.responseText).job;
-          progress.hidden = true;
-          form.hidden = true;
-          another.hidden = false;
-          view = window.GenrecJob.follow(panel, job);
-          // The address becomes the job's own page, so a reload or a shared link shows this job.
-          window.history.pushState({ job: job.id }, "", job.urls.page);
-          panel.scrollIntoView({ behavior: "smooth", block: "start" });
-        } else {
-          progress.hidden = true;
-          showError(errorMessage(xhr));
+        if (xhr.status !== 201) {
+          refused(errorMessage(xhr, messages));
+          return;
         }
-      });
-      xhr.addEventListener("error", () => {
         button.disabled = false;
         progress.hidden = true;
-        showError("The upload did not reach the server. Check your connection and try again.");
+        options.onCreated(JSON.parse(xhr.responseText));
       });
+      xhr.addEventListener("error", () => refused("The upload did not reach the server. Check your connection and try again."));
 
       showError("");
       button.disabled = true;
       progress.hidden = false;
       setUploadProgress(0, "Uploading…");
       xhr.send(data);
+    });
+
+    return {
+      reset() {
+        form.reset();
+        choose(null);
+      },
+      focus: () => input.focus(),
+    };
+  }
+
+  window.GenrecUpload = { setUp };
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const form = document.querySelector("[data-upload-form]");
+    if (!form) return;
+    const panel = document.querySelector("[data-job-panel]");
+    const another = document.querySelector("[data-another]");
+    const tryUrl = window.location.pathname;
+    let view = null;
+
+    const upload = setUp(form, {
+      fields: ["every_n_frames"],
+      emptyText: "Choose an image or a video first.",
+      checkingText: "Uploaded. Checking the file…",
+      onCreated(body) {
+        const job = body.job;
+        form.hidden = true;
+        another.hidden = false;
+        view = window.GenrecJob.follow(panel, job);
+        // The address becomes the job's own page, so a reload or a shared link shows this job.
+        window.history.pushState({ job: job.id }, "", job.urls.page);
+        panel.scrollIntoView({ behavior: "smooth", block: "start" });
+      },
     });
 
     // Back and forward move between Try it now and a job's page: let the server render the address.
@@ -142,10 +170,9 @@
       view = null;
       panel.hidden = true;
       another.hidden = true;
-      form.reset();
-      choose(null);
+      upload.reset();
       form.hidden = false;
-      input.focus();
+      upload.focus();
     });
   });
 })();
