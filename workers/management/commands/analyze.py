@@ -13,20 +13,13 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from workers.management.arguments import positive_int
 from workers.pipeline.analysis import Analyzer
 from workers.pipeline.annotation import annotate
 from workers.pipeline.errors import PipelineError
 from workers.pipeline.model import ModelIntegrityError, default_model_dir, load_model
 from workers.pipeline.types import FrameResult, VideoResult
 from workers.pipeline.video import probe
-
-
-def positive_int(value: str) -> int:
-    """argparse type: an integer >= 1."""
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return number
 
 
 class Command(BaseCommand):

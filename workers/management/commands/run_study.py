@@ -7,6 +7,7 @@ import argparse
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from workers.management.arguments import positive_int
 from workers.pipeline.errors import PipelineError
 from workers.pipeline.model import ModelIntegrityError
 from workers.pipeline.study import (
@@ -28,14 +29,6 @@ def category_name(value: str) -> str:
     if name is None:
         raise argparse.ArgumentTypeError(f"{value!r} is not a FakeAVCeleb category")
     return name
-
-
-def positive_int(value: str) -> int:
-    """argparse type: an integer >= 1."""
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return number
 
 
 class Command(BaseCommand):
