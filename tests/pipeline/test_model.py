@@ -125,3 +125,31 @@ def test_default_model_dir_follows_the_environment(monkeypatch, tmp_path):
     assert default_model_dir() == Path(__file__).resolve().parents[2] / "models" / "default"
     monkeypatch.setenv("GENREC_MODEL_DIR", str(tmp_path))
     assert default_model_dir() == tmp_path
+
+
+def test_compiled_predictor_matches_scikit_learn(saved_model_dir):
+    """The numpy fast path computes the pipeline's own probabilities, not an approximation of them."""
+    model = load_model(saved_model_dir)
+    assert model.compiled is not None
+    vectors, _ = _faces(64, seed=3)
+    expected = model.estimator.predict_proba(vectors)[:, 1]
+    np.testing.assert_allclose(model.predict_p_female(vectors), expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(model.predict_p_female(vectors[:1]), expected[:1], rtol=0, atol=1e-6)
+
+
+def test_shipped_model_is_compiled_and_matches_scikit_learn():
+    model = load_model(default_model_dir())
+    assert model.compiled is not None
+    vectors, _ = _faces(32, seed=4)
+    np.testing.assert_allclose(
+        model.predict_p_female(vectors), model.estimator.predict_proba(vectors)[:, 1], rtol=0, atol=1e-6
+    )
+
+
+def test_a_pipeline_the_fast_path_does_not_know_falls_back_to_scikit_learn(tmp_path):
+    vectors, genders = _faces(80, seed=5)
+    estimator = build_estimator(n_components=8, kernel="poly", C=1.0, coef0=1.0).fit(vectors, genders)
+    save_model(estimator, tmp_path, {"name": "poly"})
+    model = load_model(tmp_path)
+    assert model.compiled is None
+    np.testing.assert_allclose(model.predict_p_female(vectors), estimator.predict_proba(vectors)[:, 1], atol=1e-5)
