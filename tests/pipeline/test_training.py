@@ -1,14 +1,15 @@
 """Training on a small stratified subset of the shared faces, and the evaluate_model command's JSON."""
 
 import json
+import shutil
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
-from workers.pipeline.datasets import FaceRecord, read_dataset
+from workers.pipeline.datasets import FaceRecord, filter_min_age, read_dataset
 from workers.pipeline.model import load_model
 from workers.pipeline.training import (
     STUDY_GRID,
@@ -17,6 +18,7 @@ from workers.pipeline.training import (
     mirrored,
     sample_weights,
     split_records,
+    stratified_subset,
     train_and_save,
 )
 
@@ -110,3 +112,50 @@ def test_evaluate_model_command_writes_metrics_json(small_model, shared_data, tm
     assert set(metrics["groups"]["race"]) <= {"White", "Black", "Asian", "Indian", "Others"}
     assert 0.0 <= metrics["accuracy"] <= 1.0
     assert metrics["model"]["sha256"] == load_model(out).sha256
+
+
+def _held_out_test_side(shared_data: Path, manifest: dict) -> list[FaceRecord]:
+    """The test side of the small model's split, made as train_and_save makes it."""
+    split = manifest["training_data"]["split"]
+    records = stratified_subset(read_dataset(shared_data / "faces_raw"), SUBSET, split["seed"])
+    return split_records(records, split["test_size"], split["seed"])[1]
+
+
+def test_evaluate_model_held_out_reproduces_the_manifest_metrics(small_model, shared_data, tmp_path):
+    out, manifest = small_model
+    test = _held_out_test_side(shared_data, manifest)
+    target = tmp_path / "held_out.json"
+    call_command("evaluate_model", data=shared_data / "faces_raw", model=out, json=target, held_out=True)
+    metrics = json.loads(target.read_text())
+    assert metrics["n"] + metrics["no_face"] == len(test) == manifest["training_data"]["test_images"]
+    recorded = manifest["metrics"]
+    assert (metrics["n"], metrics["no_face"]) == (recorded["n"], recorded["no_face"])
+    assert metrics["accuracy"] == recorded["accuracy"]
+    assert metrics["roc_auc"] == pytest.approx(recorded["roc_auc"])
+    assert metrics["adults"]["accuracy"] == recorded["adults"]["accuracy"]
+    split = manifest["training_data"]["split"]
+    assert metrics["split"]["held_out"] is True
+    assert (metrics["split"]["test_size"], metrics["split"]["seed"]) == (split["test_size"], split["seed"])
+    assert (metrics["split"]["records"], metrics["split"]["test_images"]) == (SUBSET, len(test))
+
+
+def test_evaluate_model_held_out_min_age_keeps_the_adults_of_the_split(small_model, shared_data, tmp_path):
+    out, manifest = small_model
+    adults = filter_min_age(_held_out_test_side(shared_data, manifest), 18)
+    target = tmp_path / "adults.json"
+    call_command("evaluate_model", data=shared_data / "faces_raw", model=out, json=target, held_out=True, min_age=18)
+    metrics = json.loads(target.read_text())
+    assert metrics["n"] + metrics["no_face"] == len(adults) == metrics["split"]["images"]
+    assert metrics["accuracy"] == manifest["metrics"]["adults"]["accuracy"]
+
+
+def test_evaluate_model_held_out_refuses_a_manifest_without_split_or_another_subset(small_model, shared_data, tmp_path):
+    out, _ = small_model
+    with pytest.raises(CommandError, match="max-records"):
+        call_command("evaluate_model", data=shared_data / "faces_raw", model=out, held_out=True, max_records=60)
+    no_split = shutil.copytree(out, tmp_path / "no_split", ignore=shutil.ignore_patterns("report"))
+    manifest = json.loads((no_split / "manifest.json").read_text())
+    del manifest["training_data"]["split"]
+    (no_split / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CommandError, match="no training split"):
+        call_command("evaluate_model", data=shared_data / "faces_raw", model=no_split, held_out=True)
