@@ -49,7 +49,7 @@ migrations-check: install-dev
 # (bench/README.md says what the figures mean). The platform ones start their own Redis, daphne and workers.
 bench: install-dev
 	mkdir -p $(BENCH_RESULTS)
-	$(BIN)/python bench/pipeline.py --clip-stride 4 --clip-frames 30 --json $(BENCH_RESULTS)/pipeline.json
+	$(BIN)/python bench/pipeline.py --repeats 2 --json $(BENCH_RESULTS)/pipeline.json
 	$(BIN)/python bench/scaling.py --json $(BENCH_RESULTS)/scaling.json
 	$(BIN)/python bench/latency.py --json $(BENCH_RESULTS)/latency.json
 	$(BIN)/python bench/load.py --json $(BENCH_RESULTS)/load.json

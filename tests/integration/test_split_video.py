@@ -11,6 +11,7 @@ from predictions.models import AnalysedFrame, Detection, Job, JobPart
 from tests.jobs_helpers import validated_upload, wait_for_job, write_face_clip
 from workers import runner
 from workers.pipeline.analysis import Analyzer
+from workers.pipeline.config import DEFAULT_DETECTION
 from workers.pipeline.model import load_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
@@ -33,7 +34,9 @@ def run_to_the_end(owner, clip, *, every_n_frames: int) -> Job:
 
 
 def test_split_run_equals_single_run_and_the_pipeline(alice, settings, tmp_path, worker, tiny_model_dir):
-    clip = write_face_clip(tmp_path / "long.mp4", frames=120, blank_every=17)
+    # Parts start at multiples of every_n_frames * redetect_every (block): six blocks make three parts of two.
+    block = 2 * DEFAULT_DETECTION.redetect_every
+    clip = write_face_clip(tmp_path / "long.mp4", frames=6 * block, blank_every=17)
     with worker(concurrency=2):
         settings.GENREC_SPLIT_MIN_FRAMES = 10_000
         single = run_to_the_end(alice, clip, every_n_frames=2)
@@ -44,9 +47,10 @@ def test_split_run_equals_single_run_and_the_pipeline(alice, settings, tmp_path,
     assert (single.status, split.status) == (Job.Status.SUCCEEDED, Job.Status.SUCCEEDED), (single.error, split.error)
     assert single.parts_total == 1 and split.parts_total == 3
     starts = list(JobPart.objects.filter(job=split).values_list("start_frame", flat=True))
-    assert starts == [0, 40, 80] and set(JobPart.objects.filter(job=split).values_list("status", flat=True)) == {"DONE"}
+    assert starts == [0, 2 * block, 4 * block]
+    assert set(JobPart.objects.filter(job=split).values_list("status", flat=True)) == {"DONE"}
     assert results_of(split) == results_of(single)
-    assert split.frames_done == single.frames_done == 60
+    assert split.frames_done == single.frames_done == 3 * block
 
     pipeline = Analyzer(model=load_model(tiny_model_dir)).analyze_video(clip, every_n_frames=2)
     expected = [

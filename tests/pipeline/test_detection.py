@@ -47,3 +47,33 @@ def test_to_gray_accepts_gray_bgr_and_bgra():
     assert to_gray(bgr).shape == (4, 5)
     assert to_gray(np.zeros((4, 5, 4), dtype=np.uint8)).shape == (4, 5)
     assert to_gray(np.zeros((4, 5), dtype=np.uint8)).shape == (4, 5)
+
+
+def test_tracked_boxes_keep_the_size_whole_frame_detection_gives(shared_data):
+    """Between whole-frame detections the tracked search must not let a face's box grow frame after frame.
+
+    On this compressed interview clip the tracked box once grew by a quarter within ten frames, which
+    changed the crop the model sees and with it the video's label.
+    """
+    import cv2
+
+    from workers.pipeline.detection import VideoFaceDetector
+
+    capture = cv2.VideoCapture(str(shared_data / "videos" / "ffpp_c40_original_youtube_599.mp4"))
+    detector = VideoFaceDetector(DEFAULT_DETECTION)
+    ratios = []
+    for index in range(DEFAULT_DETECTION.redetect_every):
+        ok, frame = capture.read()
+        assert ok
+        gray = to_gray(frame)
+        whole = max(detect_faces(gray, DEFAULT_DETECTION), key=lambda box: box.w)
+        tracked = [
+            box
+            for box in detector.detect(gray, index)
+            if _contains(box, (whole.x + whole.w // 2, whole.y + whole.h // 2))
+        ]
+        assert tracked, f"frame {index}: the main face was lost"
+        ratios.append(tracked[0].w / whole.w)
+    capture.release()
+    assert 0.93 <= float(np.median(ratios)) <= 1.07, ratios
+    assert 0.85 <= min(ratios) and max(ratios) <= 1.15, ratios

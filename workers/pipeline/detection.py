@@ -99,8 +99,13 @@ def overlap(a: Box, b: Box) -> float:
 
 class VideoFaceDetector:
     """Detect faces frame after frame: whole-frame detection every ``redetect_every`` analysed frames
-    (and whenever the previous analysed frame had no face), in between only a margin around each
-    face found in the previous analysed frame.
+    (and whenever the previous analysed frame had no face, or the tracked search finds none of its
+    faces), in between only a margin around each face found in the previous analysed frame.
+
+    A tracked face is looked for at sizes near the size the whole-frame detection gave it (its anchor),
+    not near its last tracked size: the cascade's grouped boxes lean slightly large, and feeding each
+    tracked size into the next search let boxes grow frame after frame (by a quarter within ten frames
+    on the shared clips), so crops drifted away from what the model was trained on.
 
     The tracked state restarts at every frame whose analysed position (index // every_n_frames) is a
     multiple of redetect_every, so any frame range starting at such a frame gets exactly the
@@ -111,39 +116,45 @@ class VideoFaceDetector:
         self.settings = settings
         self.every_n_frames = every_n_frames
         self._cascade = load_cascade()
-        self._previous: list[Box] | None = None
+        self._previous: list[tuple[Box, int]] = []  # (last box, anchor width from the whole-frame detection)
 
     def detect(self, gray: np.ndarray, frame_index: int) -> list[Box]:
         """Return the face boxes of one analysed frame (frames must come in increasing index order)."""
         position = frame_index // self.every_n_frames
         # With nothing to track, search the whole frame again: tracking cannot find a face it never had.
-        if not self._previous or position % max(self.settings.redetect_every, 1) == 0:
-            boxes = detect_faces(gray, self.settings, self._cascade)
-        else:
-            boxes = self._search_around(gray, self._previous)
-        self._previous = boxes
+        tracked = []
+        if self._previous and position % max(self.settings.redetect_every, 1) != 0:
+            tracked = self._search_around(gray, self._previous)
+        if tracked:
+            self._previous = tracked
+            return _sorted_boxes(box for box, _ in tracked)
+        # A whole-frame search: at a redetection frame, with nothing to track, or when every tracked face
+        # was lost (then on this same frame, so a face that moved or turned a little costs no frame).
+        boxes = detect_faces(gray, self.settings, self._cascade)
+        self._previous = [(box, box.w) for box in boxes]
         return boxes
 
-    def _search_around(self, gray: np.ndarray, tracked: list[Box]) -> list[Box]:
-        """Look for each tracked face again in a window around its last box, at sizes near its last size.
+    def _search_around(self, gray: np.ndarray, tracked: list[tuple[Box, int]]) -> list[tuple[Box, int]]:
+        """Look for each tracked face again in a window around its last box, at sizes near its anchor size.
 
         The window is cut from the full-resolution frame and shrunk so the face is about
-        track_face_size pixels wide: the cascade's cost grows with the window's pixels, and a face
-        that size is still well above the cascade's 24-pixel window.
+        track_face_size pixels wide: the cascade's cost grows with the window's pixels (and a window
+        that is mostly face is the costliest kind), and a face that size is still above the cascade's
+        24-pixel window.
         """
         height, width = gray.shape[:2]
         ratio = self.settings.track_size_ratio
-        found: list[Box] = []
-        for box in tracked:
+        found: list[tuple[Box, int]] = []
+        for box, anchor in tracked:
             margin = self.settings.track_margin * max(box.w, box.h)
             x0, y0 = max(int(box.x - margin), 0), max(int(box.y - margin), 0)
             x1, y1 = min(int(box.x + box.w + margin + 1), width), min(int(box.y + box.h + margin + 1), height)
-            factor = min(1.0, self.settings.track_face_size / box.w)
+            factor = min(1.0, self.settings.track_face_size / anchor)
             window = gray[y0:y1, x0:x1]
             if factor < 1.0:
                 size = (max(round((x1 - x0) * factor), 1), max(round((y1 - y0) * factor), 1))
                 window = cv2.resize(window, size, interpolation=cv2.INTER_AREA)
-            face_size = box.w * factor
+            face_size = anchor * factor
             min_size, max_size = max(int(face_size / ratio), CASCADE_WINDOW), int(face_size * ratio) + 1
             if min(window.shape[:2]) < min_size:
                 continue
@@ -158,9 +169,9 @@ class VideoFaceDetector:
             for fx, fy, fw, fh in found_here:
                 candidate = _scaled_box(fx, fy, fw, fh, 1 / factor, x1 - x0, y1 - y0)
                 candidate = Box(candidate.x + x0, candidate.y + y0, candidate.w, candidate.h)
-                if all(overlap(candidate, kept) < DUPLICATE_OVERLAP for kept in found):
-                    found.append(candidate)
-        return _sorted_boxes(found)
+                if all(overlap(candidate, kept) < DUPLICATE_OVERLAP for kept, _ in found):
+                    found.append((candidate, anchor))
+        return found
 
 
 _cascades: dict[int, cv2.CascadeClassifier] = {}
