@@ -146,10 +146,24 @@ def test_shipped_model_is_compiled_and_matches_scikit_learn():
     )
 
 
+@pytest.mark.parametrize(
+    "kernel_params",
+    [{"kernel": "poly", "gamma": 0.01, "coef0": 1.0}, {"kernel": "linear"}],
+    ids=["poly", "linear"],
+)
+def test_compiled_predictor_matches_scikit_learn_for_other_kernels(tmp_path, kernel_params):
+    vectors, genders = _faces(80, seed=5)
+    estimator = build_estimator(n_components=8, C=1.0, **kernel_params).fit(vectors, genders)
+    save_model(estimator, tmp_path, {"name": kernel_params["kernel"]})
+    model = load_model(tmp_path)
+    assert model.compiled is not None
+    np.testing.assert_allclose(model.predict_p_female(vectors), estimator.predict_proba(vectors)[:, 1], atol=1e-5)
+
+
 def test_a_pipeline_the_fast_path_does_not_know_falls_back_to_scikit_learn(tmp_path):
     vectors, genders = _faces(80, seed=5)
-    estimator = build_estimator(n_components=8, kernel="poly", C=1.0, coef0=1.0).fit(vectors, genders)
-    save_model(estimator, tmp_path, {"name": "poly"})
+    estimator = build_estimator(n_components=8, kernel="sigmoid", C=1.0).fit(vectors, genders)
+    save_model(estimator, tmp_path, {"name": "sigmoid"})
     model = load_model(tmp_path)
     assert model.compiled is None
     np.testing.assert_allclose(model.predict_p_female(vectors), estimator.predict_proba(vectors)[:, 1], atol=1e-5)

@@ -54,10 +54,12 @@ def build_estimator(
     class_weight: str | None = None,
     calibrated: bool = True,
     random_state: int = 0,
+    n_jobs: int | None = None,
 ) -> Pipeline:
     """PCA eigenfaces then an SVM; ``calibrated`` wraps the SVC as scikit-learn 1.9 recommends for probabilities."""
     svc = SVC(C=C, kernel=kernel, gamma=gamma, coef0=coef0, class_weight=class_weight, random_state=random_state)
-    classifier = CalibratedClassifierCV(svc, ensemble=False, cv=CALIBRATION_FOLDS) if calibrated else svc
+    # n_jobs only parallelises the calibration folds while fitting; a fitted model predicts the same either way.
+    classifier = CalibratedClassifierCV(svc, ensemble=False, cv=CALIBRATION_FOLDS, n_jobs=n_jobs) if calibrated else svc
     return Pipeline(
         [
             ("pca", PCA(n_components=n_components, whiten=whiten, svd_solver="randomized", random_state=random_state)),
@@ -116,13 +118,16 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} to a manifest")
 
 
+COMPILED_KERNELS = ("rbf", "poly", "linear")
+
+
 class CompiledPredictor:
-    """The fitted PCA -> SVC (rbf) -> sigmoid calibration arithmetic, in plain numpy.
+    """The fitted PCA -> SVC (rbf, poly or linear kernel) -> sigmoid calibration arithmetic, in plain numpy.
 
     scikit-learn's SVC prediction goes through libsvm with per-call validation, about 1 ms per face on this
     project's machines, more than the face detection it follows; the same sums as numpy matrix products cost a
     tenth of that. Built only for the shape ``build_estimator`` makes (PCA, then
-    CalibratedClassifierCV(SVC(kernel="rbf"), ensemble=False) with sigmoid calibration, classes 0 and 1);
+    CalibratedClassifierCV(SVC(kernel=...), ensemble=False) with sigmoid calibration, classes 0 and 1);
     ``from_pipeline`` returns None for anything else, and the model falls back to scikit-learn.
     Its output matches ``Pipeline.predict_proba`` to floating-point rounding (tests/pipeline/test_model.py).
     """
@@ -139,7 +144,9 @@ class CompiledPredictor:
         self.support_norms = np.einsum("ij,ij->i", self.support_vectors, self.support_vectors)
         self.dual_coef = np.asarray(svc.dual_coef_, dtype=np.float64).ravel()
         self.intercept = float(np.asarray(svc.intercept_).ravel()[0])
+        self.kernel = svc.kernel
         self.gamma = float(svc._gamma)
+        self.coef0, self.degree = float(svc.coef0), int(svc.degree)
         self.a, self.b = float(calibrator.a_), float(calibrator.b_)
 
     @classmethod
@@ -155,7 +162,7 @@ class CompiledPredictor:
                 return None
             classifier = calibrated.calibrated_classifiers_[0]
             svc = classifier.estimator
-            if not isinstance(svc, SVC) or svc.kernel != "rbf" or classifier.method != "sigmoid":
+            if not isinstance(svc, SVC) or svc.kernel not in COMPILED_KERNELS or classifier.method != "sigmoid":
                 return None
             if len(classifier.calibrators) != 1 or not hasattr(classifier.calibrators[0], "a_"):
                 return None
@@ -169,12 +176,15 @@ class CompiledPredictor:
         if self.whiten_scale is not None:
             projected = projected / self.whiten_scale
         projected = projected.astype(np.float64)
-        squared = (
-            np.einsum("ij,ij->i", projected, projected)[:, None]
-            + self.support_norms[None, :]
-            - 2.0 * (projected @ self.support_vectors.T)
-        )
-        kernel = np.exp(-self.gamma * np.maximum(squared, 0.0))
+        products = projected @ self.support_vectors.T
+        if self.kernel == "rbf":
+            norms = np.einsum("ij,ij->i", projected, projected)
+            squared = norms[:, None] + self.support_norms[None, :] - 2.0 * products
+            kernel = np.exp(-self.gamma * np.maximum(squared, 0.0))
+        elif self.kernel == "poly":
+            kernel = (self.gamma * products + self.coef0) ** self.degree
+        else:
+            kernel = products
         decision = kernel @ self.dual_coef + self.intercept
         return 1.0 / (1.0 + np.exp(self.a * decision + self.b))
 

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from .config import FACE_SIZE, TRAINING_DETECTION, DetectionSettings
 from .datasets import ADULT_AGE, FaceRecord
 from .detection import detect_faces, load_cascade
-from .model import build_estimator
+from .model import CALIBRATION_FOLDS, build_estimator
 from .preprocessing import face_vector
 from .types import Box
 
@@ -294,7 +294,11 @@ def fit_model(features: FaceFeatures, params: dict[str, Any], options: TrainingO
     genders = np.array([record.gender for record in features.records])
     x, y, weights = augmented(features.vectors, genders, features.records, options)
     estimator = build_estimator(
-        n_components=options.n_components, whiten=options.whiten, random_state=options.seed, **params
+        n_components=options.n_components,
+        whiten=options.whiten,
+        random_state=options.seed,
+        n_jobs=min(options.n_jobs, CALIBRATION_FOLDS) if options.n_jobs > 0 else options.n_jobs,
+        **params,
     )
     fit_params = {} if weights is None else {"svm__sample_weight": weights}
     logger.info("fitting the final model on %d faces with %s", len(x), params)
