@@ -133,8 +133,8 @@ def test_compiled_predictor_matches_scikit_learn(saved_model_dir):
     assert model.compiled is not None
     vectors, _ = _faces(64, seed=3)
     expected = model.estimator.predict_proba(vectors)[:, 1]
-    np.testing.assert_allclose(model.predict_p_female(vectors), expected, rtol=0, atol=1e-6)
-    np.testing.assert_allclose(model.predict_p_female(vectors[:1]), expected[:1], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(model.predict_p_female(vectors), expected, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(model.predict_p_female(vectors[:1]), expected[:1], rtol=0, atol=1e-4)
 
 
 def test_shipped_model_is_compiled_and_matches_scikit_learn():
@@ -142,7 +142,7 @@ def test_shipped_model_is_compiled_and_matches_scikit_learn():
     assert model.compiled is not None
     vectors, _ = _faces(32, seed=4)
     np.testing.assert_allclose(
-        model.predict_p_female(vectors), model.estimator.predict_proba(vectors)[:, 1], rtol=0, atol=1e-6
+        model.predict_p_female(vectors), model.estimator.predict_proba(vectors)[:, 1], rtol=0, atol=1e-4
     )
 
 
@@ -157,7 +157,7 @@ def test_compiled_predictor_matches_scikit_learn_for_other_kernels(tmp_path, ker
     save_model(estimator, tmp_path, {"name": kernel_params["kernel"]})
     model = load_model(tmp_path)
     assert model.compiled is not None
-    np.testing.assert_allclose(model.predict_p_female(vectors), estimator.predict_proba(vectors)[:, 1], atol=1e-5)
+    np.testing.assert_allclose(model.predict_p_female(vectors), estimator.predict_proba(vectors)[:, 1], atol=1e-4)
 
 
 def test_a_pipeline_the_fast_path_does_not_know_falls_back_to_scikit_learn(tmp_path):
@@ -166,4 +166,4 @@ def test_a_pipeline_the_fast_path_does_not_know_falls_back_to_scikit_learn(tmp_p
     save_model(estimator, tmp_path, {"name": "sigmoid"})
     model = load_model(tmp_path)
     assert model.compiled is None
-    np.testing.assert_allclose(model.predict_p_female(vectors), estimator.predict_proba(vectors)[:, 1], atol=1e-5)
+    np.testing.assert_allclose(model.predict_p_female(vectors), estimator.predict_proba(vectors)[:, 1], atol=1e-4)
