@@ -37,6 +37,8 @@ ORPHAN_MIN_AGE = timedelta(hours=1)
 ERROR_MAX_LENGTH = 2000
 QUEUE_UNAVAILABLE = "The job queue is not reachable right now; please upload the file again in a few minutes."
 CANCELLED_PART = "Cancelled with its job."
+# Primary keys per UPDATE when track ids are written: well under SQLite's limit of bound parameters.
+TRACK_UPDATE_CHUNK = 500
 
 
 # ---- creating and claiming ----
@@ -386,9 +388,11 @@ def job_finish(*, job: Job) -> bool:
     track_ids = {
         (frame.index, face_index): face.track_id for frame in frames for face_index, face in enumerate(frame.faces)
     }
-    detections = list(job.detections.only("pk", "frame_index", "face_index"))
-    for detection in detections:
-        detection.track_id = track_ids[(detection.frame_index, detection.face_index)]
+    # One UPDATE ... WHERE pk IN (...) per track and chunk: a video has few tracks and many detections, and
+    # loading the rows as model instances to bulk_update them cost two seconds for 3,000 detections.
+    detections_by_track: dict[int | None, list[int]] = {}
+    for pk, frame_index, face_index in job.detections.order_by().values_list("pk", "frame_index", "face_index"):
+        detections_by_track.setdefault(track_ids[(frame_index, face_index)], []).append(pk)
     now = timezone.now()
     with transaction.atomic():
         changed = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
@@ -401,7 +405,9 @@ def job_finish(*, job: Job) -> bool:
         )
         if changed != 1:
             return False
-        Detection.objects.bulk_update(detections, ["track_id"], batch_size=500)
+        for track_id, pks in detections_by_track.items():
+            for start in range(0, len(pks), TRACK_UPDATE_CHUNK):
+                Detection.objects.filter(pk__in=pks[start : start + TRACK_UPDATE_CHUNK]).update(track_id=track_id)
         transaction.on_commit(partial(job_ended, job.pk))
     return True
 

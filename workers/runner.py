@@ -30,7 +30,10 @@ logger = logging.getLogger(__name__)
 
 JPEG_QUALITY = 85
 CANCEL_CHECK_SECONDS = 1.0  # should_stop() reads the database at most this often
-INSPECT_TIMEOUT_SECONDS = 1.0
+# How long a long video's first task waits for the workers to say how many processes they run: the
+# broadcast always waits this long, and every part waits for it. Replies over a broker take milliseconds;
+# a worker too slow to answer in time is only left out of the count.
+INSPECT_TIMEOUT_SECONDS = 0.25
 FALLBACK_SPLIT_PARTS = 2
 UNEXPECTED_ERROR = "Something went wrong while analysing this file; the error was logged for the administrators."
 MODEL_ERROR = "The gender model could not be loaded on the worker; the administrators were told."

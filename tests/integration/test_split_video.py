@@ -101,6 +101,11 @@ def test_split_parts_follow_the_worker_processes_when_not_configured(settings, w
     settings.GENREC_SPLIT_PARTS = 0
 
     with worker(concurrency=3):
-        parts = runner.split_parts_wanted()
+        # A worker that has just started may miss the first short broadcast (then the fallback applies);
+        # within a few tries it answers with its three processes.
+        answers = []
+        while len(answers) < 10 and (not answers or answers[-1] != 3):
+            answers.append(runner.split_parts_wanted())
 
-    assert parts == 3
+    assert answers[-1] == 3, answers
+    assert set(answers) <= {runner.FALLBACK_SPLIT_PARTS, 3}
