@@ -156,7 +156,7 @@ class CompiledPredictor:
 
     @classmethod
     def from_pipeline(cls, pipeline: Any) -> CompiledPredictor | None:
-        """A compiled copy of ``pipeline``, or None when it is not the PCA -> calibrated rbf SVC this handles."""
+        """A compiled copy of ``pipeline``, or None when it is not a PCA -> calibrated SVC of a kernel this knows."""
         try:
             pca, calibrated = pipeline.named_steps["pca"], pipeline.named_steps["svm"]
             if len(pipeline.steps) != 2 or not isinstance(pca, PCA):
@@ -181,8 +181,8 @@ class CompiledPredictor:
         if self.whiten_scale is not None:
             projected = projected / self.whiten_scale
         products = _rows_times(self.support_vectors, projected.astype(np.float32)).astype(np.float64)
-        projected = projected.astype(np.float64)
         if self.kernel == "rbf":
+            projected = projected.astype(np.float64)
             norms = np.einsum("ij,ij->i", projected, projected)
             squared = norms[:, None] + self.support_norms[None, :] - 2.0 * products
             kernel = np.exp(-self.gamma * np.maximum(squared, 0.0))
