@@ -6,9 +6,7 @@ first on sys.path, and that name would hide the standard library's platform modu
 
 from __future__ import annotations
 
-import http.cookiejar
 import importlib.util
-import json
 import os
 import secrets
 import signal
@@ -19,18 +17,14 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
-from collections.abc import Callable
 from pathlib import Path
 
-from websockets.sync.client import connect
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))  # the site client lives with the tests that share it
 
-FINAL_STATUSES = {"SUCCEEDED", "FAILED", "CANCELLED"}
-HTTP_TIMEOUT_SECONDS = 30
+from tests.site_client import FINAL_STATUSES, HTTP_TIMEOUT_SECONDS, SiteClient  # noqa: E402, F401
+
 READY_TIMEOUT_SECONDS = 90
-PASSWORD = "bench-pass-phrase-" + secrets.token_hex(4)
 
 
 def load_launcher():
@@ -162,77 +156,6 @@ class Platform:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
-
-
-class SiteClient:
-    """A browser-like HTTP client with its own cookies, CSRF token and session."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.cookies = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
-
-    def cookie(self, name: str) -> str:
-        """The value of one of the site's cookies."""
-        return next(cookie.value for cookie in self.cookies if cookie.name == name)
-
-    def request(self, path: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, bytes]:
-        """One request; the status and body, HTTP errors included."""
-        request = urllib.request.Request(self.base_url + path, data=body, headers=headers or {})
-        try:
-            with self.opener.open(request, timeout=HTTP_TIMEOUT_SECONDS) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, error.read()
-
-    def get_json(self, path: str) -> dict:
-        """GET a JSON document that must be there."""
-        status, content = self.request(path)
-        if status != 200:
-            raise RuntimeError(f"GET {path} answered {status}")
-        return json.loads(content)
-
-    def sign_up(self, username: str) -> None:
-        """Create the account through the sign-up form (which also signs in)."""
-        self.request("/accounts/signup/")
-        fields = {"username": username, "password1": PASSWORD, "password2": PASSWORD}
-        body = urllib.parse.urlencode({**fields, "csrfmiddlewaretoken": self.cookie("csrftoken")}).encode()
-        status, _ = self.request("/accounts/signup/", body, {"Content-Type": "application/x-www-form-urlencoded"})
-        if status != 200 or not any(cookie.name == "sessionid" for cookie in self.cookies):
-            raise RuntimeError(f"sign-up of {username} failed with {status}")
-
-    def upload(self, name: str, content: bytes, content_type: str) -> tuple[int, dict]:
-        """POST one file to the upload API as the site's page does (multipart, CSRF header)."""
-        boundary = uuid.uuid4().hex
-        head = (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-            f"Content-Type: {content_type}\r\n\r\n"
-        ).encode()
-        body = head + content + f"\r\n--{boundary}--\r\n".encode()
-        headers = {
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-            "X-CSRFToken": self.cookie("csrftoken"),
-            "Referer": self.base_url + "/try/",
-        }
-        status, answer = self.request("/api/jobs/", body, headers)
-        return status, json.loads(answer or b"{}")
-
-    def follow(self, job_id: str, deadline: float, on_message: Callable[[dict], None] | None = None) -> dict:
-        """Open the job's socket and read until the final snapshot (the snapshot itself when the job already ended).
-
-        ``on_message`` sees every message as it arrives, the final one included.
-        """
-        socket_url = self.base_url.replace("http://", "ws://") + f"/ws/jobs/{job_id}/"
-        headers = {"Cookie": f"sessionid={self.cookie('sessionid')}", "Origin": self.base_url}
-        with connect(socket_url, additional_headers=headers, open_timeout=HTTP_TIMEOUT_SECONDS) as job_socket:
-            while True:
-                message = json.loads(job_socket.recv(timeout=max(0.1, deadline - time.monotonic())))
-                if on_message is not None:
-                    on_message(message)
-                if message["type"] == "finished" or (
-                    message["type"] == "snapshot" and message["job"]["status"] in FINAL_STATUSES
-                ):
-                    return message["job"]
 
 
 def percentile(values: list[float], fraction: float) -> float | None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import http.cookiejar
 import importlib.util
-import json
 import os
 import queue
 import shutil
@@ -14,14 +12,14 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.parse
-import urllib.request
 import uuid
 from pathlib import Path
 
 import cv2
 import pytest
 from skimage import data as skimage_data
+
+from tests.site_client import SiteClient
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_SECONDS = 300
@@ -97,52 +95,6 @@ def is_alive(pid: int) -> bool:
         return False
 
 
-class Browser:
-    """An HTTP client with cookies that sends Django's CSRF token like the site's pages do."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.cookies = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
-
-    def cookie(self, name: str) -> str:
-        return next(cookie.value for cookie in self.cookies if cookie.name == name)
-
-    def open(self, path: str, body: bytes | None = None, headers: dict | None = None):
-        request = urllib.request.Request(self.base_url + path.lstrip("/"), data=body, headers=headers or {})
-        return self.opener.open(request, timeout=30)
-
-    def submit_form(self, path: str, fields: dict[str, str]) -> str:
-        """GET the page for its CSRF cookie, POST the form; return the final URL after redirects."""
-        self.open(path).read()
-        body = urllib.parse.urlencode({**fields, "csrfmiddlewaretoken": self.cookie("csrftoken")}).encode()
-        with self.open(path, body, {"Content-Type": "application/x-www-form-urlencoded"}) as response:
-            return response.url
-
-    def upload(self, path: str, filename: str, content: bytes, content_type: str) -> tuple[int, dict]:
-        """POST one file as multipart/form-data with the CSRF header."""
-        boundary = uuid.uuid4().hex
-        body = (
-            (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-                f"Content-Type: {content_type}\r\n\r\n"
-            ).encode()
-            + content
-            + f"\r\n--{boundary}--\r\n".encode()
-        )
-        headers = {
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-            "X-CSRFToken": self.cookie("csrftoken"),
-            "Referer": self.base_url,
-        }
-        with self.open(path, body, headers) as response:
-            return response.status, json.loads(response.read())
-
-    def get_json(self, path: str) -> dict:
-        with self.open(path) as response:
-            return json.loads(response.read())
-
-
 @pytest.fixture
 def fresh_clone(tmp_path) -> Path:
     if not (REPO_ROOT / ".git").exists() or shutil.which("git") is None:
@@ -215,16 +167,14 @@ def test_quickstart_in_a_fresh_clone_processes_an_upload_and_stops_cleanly(fresh
         # The embedded Redis listens on this machine only.
         assert listening_addresses(redis_port) == ["0100007F"]
 
-        browser = Browser(base_url)
+        browser = SiteClient(base_url)
         password = "quick-start-" + uuid.uuid4().hex
-        assert browser.submit_form(
-            "accounts/signup/", {"username": "quickstart", "password1": password, "password2": password}
-        ).endswith("/try/")
+        assert browser.sign_up("quickstart", password).endswith("/try/")
         assert browser.submit_form("accounts/login/", {"username": "quickstart", "password": password})
         assert browser.cookie("sessionid")
 
         photo = cv2.imencode(".jpg", cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR))[1].tobytes()
-        status, created = browser.upload("api/jobs/", "astronaut.jpg", photo, "image/jpeg")
+        status, created = browser.upload("astronaut.jpg", photo, "image/jpeg")
         assert status == 201, created
         job = wait_for_job(browser, created["job"]["id"])
         assert job["status"] == "SUCCEEDED", job
@@ -259,7 +209,7 @@ def wait_for_url(lines: queue.Queue, launcher: subprocess.Popen) -> str:
     raise AssertionError(f"no URL within {START_TIMEOUT_SECONDS} s")
 
 
-def wait_for_job(browser: Browser, job_id: str) -> dict:
+def wait_for_job(browser: SiteClient, job_id: str) -> dict:
     """Poll the job's snapshot until it reaches a final status."""
     deadline = time.monotonic() + JOB_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
