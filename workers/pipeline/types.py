@@ -7,6 +7,17 @@ from typing import Any
 
 MALE = "male"
 FEMALE = "female"
+DECISION_THRESHOLD = 0.5  # p_female at or above this is labelled female
+
+
+def label_for(p_female: float) -> str:
+    """The label of a probability of female: FEMALE at or above DECISION_THRESHOLD, else MALE."""
+    return FEMALE if p_female >= DECISION_THRESHOLD else MALE
+
+
+def analysed_frames(frame_count: int, every_n_frames: int) -> int:
+    """How many frames a video of frame_count frames yields when every every_n_frames-th frame is analysed."""
+    return -(-max(frame_count, 0) // every_n_frames)
 
 
 @dataclass(frozen=True)
