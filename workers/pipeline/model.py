@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import platform
+import threading
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
@@ -282,3 +283,17 @@ def _check_sklearn_version(saved: str | None, model_path: Path) -> None:
             f"{model_path} was made with scikit-learn {saved}, this is {sklearn.__version__}: "
             "pickles are only reliable within one major.minor version; install the matching version or retrain"
         )
+
+
+_cached_models: dict[str, GenderModel] = {}
+_cached_models_lock = threading.Lock()
+
+
+def cached_model(directory: Path | str | None = None) -> GenderModel:
+    """The model of a directory, loaded and checked once per process (thread-safe): the one model cache."""
+    key = str(Path(directory) if directory is not None else default_model_dir())
+    with _cached_models_lock:
+        if key not in _cached_models:
+            model = _cached_models[key] = load_model(Path(key))
+            logger.info("Loaded model %s (%s) from %s", model.name, model.sha256[:12], key)
+        return _cached_models[key]
