@@ -7,15 +7,24 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from workers.pipeline.model import default_model_dir
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
 def envbool(name: str, default: bool = False) -> bool:
-    """Read a yes/no environment variable."""
+    """Read a yes/no environment variable; a value that is neither (a typo such as "ture") stops the start."""
     value = os.environ.get(name)
-    if value is None or value == "":
+    if value is None or value.strip() == "":
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    word = value.strip().lower()
+    if word not in TRUE_WORDS | FALSE_WORDS:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a yes/no value: use 1/0, true/false, yes/no or on/off.")
+    return word in TRUE_WORDS
 
 
 def envint(name: str, default: int) -> int:
@@ -204,9 +213,11 @@ AXES_COOLOFF_TIME = envfloat("GENREC_LOGIN_COOLOFF_HOURS", 0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False  # no banner on every start: a command's refusal stays the one line it prints
 
 # ---- GEN_REC limits: every one a named setting with a safe default ----
-GENREC_MODEL_DIR = Path(os.environ.get("GENREC_MODEL_DIR") or BASE_DIR / "models" / "default")
+# Read by the pipeline (GENREC_MODEL_DIR, else models/default), so the command line and the site agree.
+GENREC_MODEL_DIR = default_model_dir()
 GENREC_MAX_UPLOAD_BYTES = envint("GENREC_MAX_UPLOAD_BYTES", 200 * 1024 * 1024)
 GENREC_MAX_IMAGE_PIXELS = envint("GENREC_MAX_IMAGE_PIXELS", 40_000_000)
 GENREC_MAX_VIDEO_FRAMES = envint("GENREC_MAX_VIDEO_FRAMES", 54_000)
@@ -217,7 +228,6 @@ GENREC_PROGRESS_EVENTS_PER_SECOND = envfloat("GENREC_PROGRESS_EVENTS_PER_SECOND"
 # Workers write analysed frames in batches: after this many frames or this many seconds, whichever comes first.
 GENREC_RESULT_FLUSH_FRAMES = envint("GENREC_RESULT_FLUSH_FRAMES", 50)
 GENREC_RESULT_FLUSH_SECONDS = envfloat("GENREC_RESULT_FLUSH_SECONDS", 0.5)
-GENREC_HEARTBEAT_SECONDS = envfloat("GENREC_HEARTBEAT_SECONDS", 5.0)
 GENREC_STALE_AFTER_SECONDS = envint("GENREC_STALE_AFTER_SECONDS", 120)
 GENREC_MAX_ATTEMPTS = envint("GENREC_MAX_ATTEMPTS", 3)
 GENREC_JOB_SOFT_TIME_LIMIT = envint("GENREC_JOB_SOFT_TIME_LIMIT", 60 * 60)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from functools import wraps
 
 import redis
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -79,40 +80,64 @@ def _redis_reachable() -> bool:
         return False
 
 
-# The CSRF check parses the multipart body, so it runs inside the view, after the cheap refusals
-# (login, method, declared size, rate limits) that must not cost reading a large upload.
-@csrf_exempt
+def accept_upload(
+    request: HttpRequest,
+    *,
+    check_declared_size: Callable[[str | None], None],
+    options_form: type[forms.Form],
+    options_error: str,
+    create: Callable[[HttpRequest, dict], JsonResponse],
+) -> JsonResponse:
+    """The one path of every upload endpoint (a file to analyse, a study archive), cheapest refusals first.
+
+    The declared Content-Length and the per-user limits are checked before the body is read; the CSRF check
+    parses the multipart body, so it runs after them; then the options, then ``create`` (which checks the
+    file and creates the job). Every refusal is an UploadRejected turned into ``{"error": message}``.
+    """
+    try:
+        check_declared_size(request.META.get("CONTENT_LENGTH"))
+    except UploadRejected as refusal:
+        return json_error(refusal.message, refusal.status)
+    refusal_message = limits.upload_refusal(user=request.user)
+    if refusal_message:
+        return json_error(refusal_message, 429)
+    return _accept_checked(request, options_form=options_form, options_error=options_error, create=create)
+
+
+@csrf_protect
+def _accept_checked(request: HttpRequest, *, options_form, options_error: str, create) -> JsonResponse:
+    options = options_form(request.POST)
+    if not options.is_valid():
+        return json_error(options_error, 400)
+    try:
+        return create(request, options.cleaned_data)
+    except UploadRejected as refusal:
+        logger.info("Upload refused for user %s: %s", request.user.pk, refusal.message)
+        return json_error(refusal.message, refusal.status)
+
+
+@csrf_exempt  # accept_upload runs the CSRF check itself, after the refusals that must not read the body
 @login_required_json
 @require_POST
 def job_upload(request: HttpRequest) -> JsonResponse:
     """Accept one image or video: check it completely, then create the job; 201 with its snapshot."""
-    try:
-        check_content_length(request.META.get("CONTENT_LENGTH"))
-    except UploadRejected as refusal:
-        return json_error(refusal.message, refusal.status)
-    return _over_limit_response(request) or _job_upload_checked(request)
+    return accept_upload(
+        request,
+        check_declared_size=check_content_length,
+        options_form=UploadOptionsForm,
+        options_error=f"Analyse every N frames must be a whole number from 1 to {EVERY_N_FRAMES_MAX}.",
+        create=_job_create_from_request,
+    )
 
 
-def _over_limit_response(request: HttpRequest) -> JsonResponse | None:
-    refusal_message = limits.upload_refusal(user=request.user)
-    return json_error(refusal_message, 429) if refusal_message else None
-
-
-@csrf_protect
-def _job_upload_checked(request: HttpRequest) -> JsonResponse:
-    options = UploadOptionsForm(request.POST)
-    if not options.is_valid():
-        return json_error(f"Analyse every N frames must be a whole number from 1 to {EVERY_N_FRAMES_MAX}.", 400)
-    try:
-        upload = validate_upload(request.FILES.get("file"))
-    except UploadRejected as refusal:
-        logger.info("Upload refused for user %s: %s", request.user.pk, refusal.message)
-        return json_error(refusal.message, refusal.status)
+def _job_create_from_request(request: HttpRequest, options: dict) -> JsonResponse:
+    upload = validate_upload(request.FILES.get("file"))
     # Checked again after the (possibly long) validation: uploads sent in parallel may have started jobs since.
-    over_limit = _over_limit_response(request)
-    if over_limit:
-        return over_limit
-    job = services.job_create(owner=request.user, upload=upload, every_n_frames=options.cleaned_data["every_n_frames"])
+    refusal_message = limits.upload_refusal(user=request.user)
+    if refusal_message:
+        upload.discard()
+        raise UploadRejected(refusal_message, 429)
+    job = services.job_create(owner=request.user, upload=upload, every_n_frames=options["every_n_frames"])
     return JsonResponse({"job": selectors.job_snapshot(job)}, status=201)
 
 

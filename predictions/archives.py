@@ -26,7 +26,8 @@ from django.core.files.uploadedfile import UploadedFile
 from workers.pipeline.study import METADATA_FILE, VIDEO_SUFFIXES, StudyVideo, study_video_from_path
 from workers.pipeline.types import MALE
 
-from .validators import SNIFF_BYTES, UploadRejected, probe_video, sanitize_display_name, sniff_type
+from .formatting import megabytes
+from .validators import SNIFF_BYTES, UploadRejected, check_video_file, sanitize_display_name, sniff_type
 
 logger = logging.getLogger(__name__)
 
@@ -62,12 +63,6 @@ class StudyArchive:
     size_bytes: int
     members: list[StudyMember]
     unpacked_bytes: int
-
-
-def megabytes(size_bytes: int) -> str:
-    """A limit as people read it: "2048 MB", or "0.0477 MB" for small ones."""
-    size_mb = size_bytes / (1024 * 1024)
-    return f"{size_mb:.0f} MB" if size_mb >= 10 else f"{size_mb:.3g} MB"
 
 
 def entry_parts(name: str) -> tuple[str, ...]:
@@ -224,7 +219,7 @@ def _unpack_video(archive: zipfile.ZipFile, member: StudyMember, destination: Pa
     if sniffed is None or sniffed[0] != "video":
         raise UploadRejected(f"The archive entry {member.name!r} is not a video we can read (MP4, WEBM, AVI, MOV).")
     try:
-        probe_video(target)
+        check_video_file(target)
     except UploadRejected as refusal:
         raise UploadRejected(f"{member.name}: {refusal.message}", refusal.status) from None
     except Exception:

@@ -7,9 +7,9 @@ import logging
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from .events import job_group
+from .events import browser_message, job_group
 from .models import Job
-from .selectors import job_snapshot
+from .selectors import job_frame_url, job_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
     """Forwards the events of group ``job.<uuid>`` to the job's owner; anyone else is refused before accept."""
 
     group_name: str | None = None
+    public_id = None
 
     async def connect(self) -> None:
         """Refuse strangers, join the job's group, then send the snapshot first."""
@@ -35,7 +36,7 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_NOT_SIGNED_IN)
             return
-        public_id = self.scope["url_route"]["kwargs"]["public_id"]
+        public_id = self.public_id = self.scope["url_route"]["kwargs"]["public_id"]
         # Join before reading the database: an event sent in between arrives after the snapshot, never lost.
         self.group_name = job_group(public_id)
         await self.channel_layer.group_add(self.group_name, self.channel_name)
@@ -57,5 +58,8 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
         """The socket is one-way: messages from the page are ignored."""
 
     async def job_event(self, event: dict) -> None:
-        """Forward a worker's progress or finished message as it is."""
-        await self.send_json(event["message"])
+        """Forward a worker's progress or finished message, with the URL of the frame it names by index."""
+        await self.send_json(browser_message(event["message"], self._frame_url))
+
+    def _frame_url(self, frame_index: int) -> str:
+        return job_frame_url(self.public_id, frame_index)

@@ -1,4 +1,8 @@
-"""Live job events: channel group names, message builders and the throttled progress sender."""
+"""Live job events: channel group names, message builders and the throttled progress sender.
+
+Workers send ids, never URLs: a progress message names its latest kept frame by ``latest_frame_index`` and
+the consumer turns that into ``latest_frame_url`` before the browser sees it (``browser_message``).
+"""
 
 from __future__ import annotations
 
@@ -76,9 +80,9 @@ def progress_message(
     faces_found: int,
     points: list[list],
     latest_faces: list[dict],
-    latest_frame_url: str | None,
+    latest_frame_index: int | None,
 ) -> dict[str, Any]:
-    """A ``progress`` message: counters of the whole job plus every frame analysed since the previous one."""
+    """A ``progress`` message as workers send it: counters of the whole job plus every frame since the last one."""
     return {
         "type": "progress",
         "frames_done": frames_done,
@@ -86,8 +90,18 @@ def progress_message(
         "faces_found": faces_found,
         "points": points,
         "latest_faces": latest_faces,
-        "latest_frame_url": latest_frame_url,
+        "latest_frame_index": latest_frame_index,
     }
+
+
+def browser_message(message: dict[str, Any], frame_url: Callable[[int], str]) -> dict[str, Any]:
+    """The message as the page receives it: a progress message's ``latest_frame_index`` becomes its URL."""
+    if message.get("type") != "progress" or "latest_frame_index" not in message:
+        return message
+    forwarded = dict(message)
+    index = forwarded.pop("latest_frame_index")
+    forwarded["latest_frame_url"] = None if index is None else frame_url(index)
+    return forwarded
 
 
 def finished_message(snapshot: dict[str, Any]) -> dict[str, Any]:
@@ -104,7 +118,10 @@ def send_job_event(public_id, message: dict[str, Any]) -> None:
 
 
 class ProgressThrottle:
-    """Sends progress of one job at most ``per_second`` times a second; points wait for the next send, never lost."""
+    """Sends progress of one job at most ``per_second`` times a second; points wait for the next send, never lost.
+
+    The one throttle of every run: a job's frames, a split video's parts and a study's videos.
+    """
 
     def __init__(
         self,
@@ -120,21 +137,27 @@ class ProgressThrottle:
         self._clock = clock
         self._last_sent: float | None = None
         self._points: list[list] = []
+        self._pending = False
         self._latest_faces: list[dict] = []
-        self._latest_frame_url: str | None = None
+        self._latest_frame_index: int | None = None
 
-    def add(self, *, points: list[list], latest_faces: list[dict], latest_frame_url: str | None = None) -> None:
-        """Queue the points of newly recorded frames and the faces of the latest one."""
-        self._points.extend(points)
+    def add(
+        self, *, points: list[list] | None = None, latest_faces: list[dict] | None = None, latest_frame_index=None
+    ) -> None:
+        """Note new progress: the points of newly recorded frames, the faces of the latest one, a kept frame."""
+        self._pending = True
         if points:
-            self._latest_faces = latest_faces
-        if latest_frame_url:
-            self._latest_frame_url = latest_frame_url
+            self._points.extend(points)
+            self._latest_faces = latest_faces or []
+        if latest_frame_index is not None:
+            self._latest_frame_index = latest_frame_index
 
-    def send(self, *, frames_done: int, frames_total: int, faces_found: int, force: bool = False) -> bool:
-        """Send the queued points now unless the last send was too recent (``force`` for the last one)."""
+    def send(
+        self, *, frames_done: int, frames_total: int, faces_found: int, force: bool = False, extra: dict | None = None
+    ) -> bool:
+        """Send what was added unless the last send was too recent (``force`` for the last one); ``extra`` joins it."""
         now = self._clock()
-        if not self._points and not force:
+        if not self._pending and not force:
             return False
         if not force and self._last_sent is not None and now - self._last_sent < self.min_interval:
             return False
@@ -144,9 +167,10 @@ class ProgressThrottle:
             faces_found=faces_found,
             points=self._points,
             latest_faces=self._latest_faces,
-            latest_frame_url=self._latest_frame_url,
+            latest_frame_index=self._latest_frame_index,
         )
-        self._send(self.public_id, message)
+        self._send(self.public_id, message | (extra or {}))
         self._last_sent = now
         self._points = []
+        self._pending = False
         return True

@@ -1,4 +1,4 @@
-"""Forms of the site: sign up and the upload's options."""
+"""Forms of the site: sign up, the upload's options and a study's options."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from django.contrib.auth.forms import UserCreationForm
 # The sampling choices offered on Try it now; any value in range is accepted from the API.
 EVERY_N_FRAMES_CHOICES = (1, 2, 3, 5, 10, 15, 30)
 EVERY_N_FRAMES_MAX = 300
+DEFAULT_STUDY_EVERY_N_FRAMES = 5
+DEFAULT_STUDY_MAX_FRAMES = 150
 
 
 def sampling_label(every_n_frames: int) -> str:
@@ -34,3 +36,19 @@ class UploadOptionsForm(forms.Form):
     def clean_every_n_frames(self) -> int:
         value = self.cleaned_data.get("every_n_frames")
         return value or settings.GENREC_DEFAULT_EVERY_N_FRAMES
+
+
+class StudyOptionsForm(forms.Form):
+    """How each video of a study batch is sampled; the archive itself is checked by predictions.archives."""
+
+    every_n_frames = forms.IntegerField(required=False, min_value=1, max_value=EVERY_N_FRAMES_MAX)
+    max_frames = forms.IntegerField(required=False, min_value=1)
+
+    def clean_every_n_frames(self) -> int:
+        return self.cleaned_data.get("every_n_frames") or DEFAULT_STUDY_EVERY_N_FRAMES
+
+    def clean_max_frames(self) -> int | None:
+        value = self.cleaned_data.get("max_frames")
+        if value is not None and value > settings.GENREC_MAX_VIDEO_FRAMES:
+            raise forms.ValidationError(f"at most {settings.GENREC_MAX_VIDEO_FRAMES}")
+        return value

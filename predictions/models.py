@@ -6,6 +6,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import models
 
+from workers.pipeline.types import VideoInfo
+
 UPLOADS_FOLDER = "uploads"
 RESULTS_FOLDER = "results"
 STUDIES_FOLDER = "studies"
@@ -74,6 +76,9 @@ class Job(models.Model):
     frames_total = models.PositiveIntegerField(default=0)
     frames_done = models.PositiveIntegerField(default=0)
     faces_found = models.PositiveIntegerField(default=0)
+    frame_count = models.PositiveIntegerField(
+        default=0, help_text="Videos: the frames the container declared when the upload was checked."
+    )
     fps = models.FloatField(default=0.0)
     width = models.PositiveIntegerField(default=0)
     height = models.PositiveIntegerField(default=0)
@@ -119,6 +124,13 @@ class Job(models.Model):
         if not self.upload_name:
             return None
         return (studies_dir() if self.kind == self.Kind.STUDY else uploads_dir()) / self.upload_name
+
+    @property
+    def video_info(self) -> VideoInfo | None:
+        """What the upload's checks learned from video.probe, so workers need not probe again (None if unknown)."""
+        if self.kind != self.Kind.VIDEO or self.frame_count <= 0:
+            return None
+        return VideoInfo(frame_count=self.frame_count, fps=self.fps, width=self.width, height=self.height)
 
     @property
     def results_dir(self) -> Path:

@@ -1,4 +1,7 @@
-"""Reads of user data; every one filters by owner, so someone else's job is a 404."""
+"""Reads: every read of a user's data filters by owner (someone else's job is a 404); workers read a job they hold.
+
+A new API endpoint reads through a selector here and renders with ``job_snapshot`` or its own small dict builder.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from django.db.models import Max, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
+from workers.pipeline.types import Box, Face, FrameResult
+
 from .events import face_dict, timeline_point
-from .models import Job
+from .models import Job, JobPart
 
 RESULT_COLUMNS = (
     "frame_index",
@@ -37,6 +43,46 @@ def job_get_for_user(*, user, public_id) -> Job:
     return get_object_or_404(Job, owner=user, public_id=public_id)
 
 
+def study_get_for_user(*, user, public_id) -> Job:
+    """One of the user's studies, or Http404 (other users' jobs and jobs of other kinds alike)."""
+    job = job_get_for_user(user=user, public_id=public_id)
+    if job.kind != Job.Kind.STUDY:
+        raise Http404("No such study")
+    return job
+
+
+def job_counters(*, job: Job) -> dict:
+    """The job's progress counters as they are in the database now."""
+    return Job.objects.filter(pk=job.pk).values("frames_done", "frames_total", "faces_found").get()
+
+
+def job_is_running(*, job: Job, part: JobPart | None = None) -> bool:
+    """Whether the job (and this part of it) should go on: the cheap check behind a worker's should_stop()."""
+    if part is not None:
+        return JobPart.objects.filter(
+            pk=part.pk, status=JobPart.Status.RUNNING, job__status=Job.Status.RUNNING
+        ).exists()
+    return Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).exists()
+
+
+def job_frame_results(job: Job) -> list[FrameResult]:
+    """The merged sequence of every part of a job, rebuilt from its rows, frames without faces included."""
+    frames = {
+        row.frame_index: FrameResult(index=row.frame_index, time_seconds=row.time_seconds, faces=[])
+        for row in job.analysed_frames.order_by("frame_index")
+    }
+    for detection in job.detections.order_by("frame_index", "face_index"):
+        frames[detection.frame_index].faces.append(
+            Face(
+                box=Box(detection.x, detection.y, detection.w, detection.h),
+                label=detection.label,
+                p_female=detection.p_female,
+                confidence=detection.confidence,
+            )
+        )
+    return list(frames.values())
+
+
 def job_frame_path(job: Job, frame_index: int) -> Path | None:
     """The annotated JPEG of a kept result frame of this job, or None (not kept, not written yet, or purged)."""
     if frame_index not in job.result_frames:
@@ -45,9 +91,10 @@ def job_frame_path(job: Job, frame_index: int) -> Path | None:
     return path if path.is_file() else None
 
 
-def job_frame_url(job: Job, frame_index: int) -> str:
-    """The owner-checked URL of one kept result frame."""
-    return reverse("job-frame", kwargs={"public_id": job.public_id, "frame_index": frame_index})
+def job_frame_url(job_or_public_id, frame_index: int) -> str:
+    """The owner-checked URL of one kept result frame (of a Job, or of the job with that public id)."""
+    public_id = getattr(job_or_public_id, "public_id", job_or_public_id)
+    return reverse("job-frame", kwargs={"public_id": public_id, "frame_index": frame_index})
 
 
 def job_urls(job: Job) -> dict[str, str]:

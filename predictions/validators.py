@@ -1,9 +1,13 @@
-"""Upload checks done before a job exists: size, type by content, a real decode, pixel and duration limits."""
+"""Upload checks done before a job exists: size, type by content, a real decode, pixel and duration limits.
+
+An upload is written once, under its UUID name in MEDIA_ROOT/uploads, and that very file is checked; a refused
+file is deleted at once. Videos are probed with the pipeline's own ``video.probe`` and judged by one rule set
+(``video_refusal``), the same for single uploads and the videos of a study archive.
+"""
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import unicodedata
 import uuid
@@ -12,20 +16,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import numpy as np
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from PIL import Image, UnidentifiedImageError
 
+from workers.pipeline.errors import VideoReadError
+from workers.pipeline.types import VideoInfo
+from workers.pipeline.video import FrameReader, probe
+
+from .formatting import whole_megabytes
+from .models import uploads_dir
+
 logger = logging.getLogger(__name__)
 
 UNREADABLE_MESSAGE = "This file is not an image or video we can read (JPEG, PNG, WEBP, MP4, WEBM, AVI, MOV)."
+TRUNCATED_VIDEO_MESSAGE = "This video is truncated or damaged: it stops before its last frame."
 DISPLAY_NAME_MAX_LENGTH = 120
 SNIFF_BYTES = 64
 # Frame rates outside this range come from broken headers, not from cameras.
 PLAUSIBLE_FPS = (0.1, 1000.0)
 # How far short of its declared frame count a video may end and still count as whole.
 FRAME_COUNT_SLACK = 0.05
+COPY_CHUNK_BYTES = 1024 * 1024
 
 
 class UploadRejected(Exception):
@@ -37,23 +49,42 @@ class UploadRejected(Exception):
         self.status = status
 
 
+class ImageTruncated(UploadRejected):
+    """An image whose data stops early: the web refuses it, the command line analyses what is there."""
+
+
 @dataclass(frozen=True)
 class ValidatedUpload:
-    """What the checks learned about an accepted upload; the extension comes from its content."""
+    """An accepted upload, stored as MEDIA_ROOT/uploads/<upload_name>; the extension comes from its content."""
 
-    file: UploadedFile
     kind: str  # "image" or "video"
     extension: str
+    upload_name: str
     size_bytes: int
     display_name: str
     width: int
     height: int
-    frames: int
-    fps: float
+    info: VideoInfo | None = None  # what video.probe said about a video; None for an image
+
+    @property
+    def path(self) -> Path:
+        return uploads_dir() / self.upload_name
+
+    @property
+    def frames(self) -> int:
+        return self.info.frame_count if self.info else 1
+
+    @property
+    def fps(self) -> float:
+        return self.info.fps if self.info else 0.0
 
     @property
     def duration_seconds(self) -> float:
-        return self.frames / self.fps if self.fps else 0.0
+        return self.info.duration_seconds if self.info else 0.0
+
+    def discard(self) -> None:
+        """Delete the stored file (an upload refused after its checks, e.g. by a rate limit)."""
+        self.path.unlink(missing_ok=True)
 
 
 def sniff_type(head: bytes) -> tuple[str, str] | None:
@@ -102,11 +133,14 @@ def check_content_length(content_length: str | int | None) -> None:
 
 def too_large_message() -> str:
     """The message for a file over GENREC_MAX_UPLOAD_BYTES."""
-    return f"This file is too large: the limit is {settings.GENREC_MAX_UPLOAD_BYTES // (1024 * 1024)} MB."
+    return f"This file is too large: the limit is {whole_megabytes(settings.GENREC_MAX_UPLOAD_BYTES)} MB."
 
 
 def validate_upload(upload: UploadedFile | None) -> ValidatedUpload:
-    """Check an uploaded file completely; raise UploadRejected with a readable message when it fails."""
+    """Store an uploaded file once under a UUID name and check that file; refused, it is deleted at once.
+
+    Raises UploadRejected with a readable message when the file fails a check.
+    """
     if upload is None:
         raise UploadRejected("Choose an image or a video to upload.")
     if upload.size == 0:
@@ -115,115 +149,128 @@ def validate_upload(upload: UploadedFile | None) -> ValidatedUpload:
         raise UploadRejected(too_large_message(), status=413)
     upload.seek(0)
     sniffed = sniff_type(upload.read(SNIFF_BYTES))
-    upload.seek(0)
     if sniffed is None:
         raise UploadRejected(UNREADABLE_MESSAGE)
     kind, extension = sniffed
-    display_name = sanitize_display_name(upload.name)
+    upload_name = f"{uuid.uuid4().hex}.{extension}"
+    path = uploads_dir() / upload_name
+    try:
+        _store(upload, path)
+        width, height, info = check_media_file(path, kind)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return ValidatedUpload(
+        kind=kind,
+        extension=extension,
+        upload_name=upload_name,
+        size_bytes=upload.size,
+        display_name=sanitize_display_name(upload.name),
+        width=width,
+        height=height,
+        info=info,
+    )
+
+
+def _store(upload: UploadedFile, path: Path) -> None:
+    """Write the upload to a new private file (never over an existing one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    upload.seek(0)
+    with path.open("xb") as handle:
+        for chunk in upload.chunks(COPY_CHUNK_BYTES):
+            handle.write(chunk)
+    path.chmod(settings.FILE_UPLOAD_PERMISSIONS or 0o600)
+
+
+def check_media_file(path: Path, kind: str) -> tuple[int, int, VideoInfo | None]:
+    """(width, height, VideoInfo or None) of a stored image or video that passes every check, else UploadRejected."""
     try:
         if kind == "image":
-            width, height = _decode_image(upload)
-            frames, fps = 1, 0.0
-        else:
-            width, height, frames, fps = _decode_video(upload, extension)
+            width, height = check_image_file(path)
+            return width, height, None
+        info = check_video_file(path)
+        return info.width, info.height, info
     except UploadRejected:
         raise
     except Exception:
         # Decoders meet crafted files here; whatever they raise, the person gets the same clear answer.
-        logger.warning("Refused a %s upload that a decoder failed on", extension, exc_info=True)
+        logger.warning("Refused a %s that a decoder failed on", kind, exc_info=True)
         raise UploadRejected(UNREADABLE_MESSAGE) from None
-    upload.seek(0)
-    return ValidatedUpload(
-        file=upload,
-        kind=kind,
-        extension=extension,
-        size_bytes=upload.size,
-        display_name=display_name,
-        width=width,
-        height=height,
-        frames=frames,
-        fps=fps,
-    )
 
 
-def _decode_image(upload: UploadedFile) -> tuple[int, int]:
-    """Decode the whole image with Pillow (pixel limit enforced) and with OpenCV; return its size."""
+def too_many_pixels_message() -> str:
+    """The message for an image over GENREC_MAX_IMAGE_PIXELS."""
+    return f"This image is too large: the limit is {settings.GENREC_MAX_IMAGE_PIXELS / 1e6:.0f} megapixels."
+
+
+def check_image_file(path: Path) -> tuple[int, int]:
+    """Decode a whole image with Pillow (pixel limit from the header first) and with OpenCV; return its size.
+
+    Raises ImageTruncated for an image whose data stops early, UploadRejected for anything else refused.
+    """
     max_pixels = settings.GENREC_MAX_IMAGE_PIXELS
-    too_many_pixels = f"This image is too large: the limit is {max_pixels / 1e6:.0f} megapixels."
     Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(upload) as image:
+            with Image.open(path) as image:
                 width, height = image.size
                 # The header is enough to refuse a bomb before any pixel is decompressed.
                 if width * height > max_pixels:
-                    raise UploadRejected(too_many_pixels)
+                    raise UploadRejected(too_many_pixels_message())
                 image.verify()
-            upload.seek(0)
-            with Image.open(upload) as image:
+            with Image.open(path) as image:
                 image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UploadRejected(too_many_pixels) from None
+        raise UploadRejected(too_many_pixels_message()) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        if "truncated" in str(exc).lower():
+            logger.debug("An image stops early: %s", exc)
+            raise ImageTruncated(UNREADABLE_MESSAGE) from None
         logger.info("Refused an image that Pillow cannot decode: %s", exc)
         raise UploadRejected(UNREADABLE_MESSAGE) from None
-    upload.seek(0)
-    decoded = cv2.imdecode(np.frombuffer(upload.read(), dtype=np.uint8), cv2.IMREAD_COLOR)
-    if decoded is None:
+    if cv2.imread(str(path), cv2.IMREAD_COLOR) is None:
         raise UploadRejected(UNREADABLE_MESSAGE)
     return width, height
 
 
-def _decode_video(upload: UploadedFile, extension: str) -> tuple[int, int, int, float]:
-    """Open the video with OpenCV from a private temp file, read its first and last frames, check its limits."""
-    scratch_dir = Path(settings.MEDIA_ROOT) / "validating"
-    scratch_dir.mkdir(parents=True, exist_ok=True)
-    scratch_path = scratch_dir / f"{uuid.uuid4().hex}.{extension}"
+def check_video_file(path: Path) -> VideoInfo:
+    """What video.probe says about a video that decodes from its first to its last frame within the limits."""
     try:
-        with open(scratch_path, "wb") as scratch:
-            for chunk in upload.chunks():
-                scratch.write(chunk)
-        return probe_video(scratch_path)
-    finally:
-        scratch_path.unlink(missing_ok=True)
-        try:
-            scratch_dir.rmdir()
-        except OSError:
-            pass  # another upload is being checked at the same time
+        info = probe(path)
+    except VideoReadError:
+        raise UploadRejected(UNREADABLE_MESSAGE) from None
+    if not _frame_decodes(path, 0):
+        raise UploadRejected("This video has no frame we can decode.")
+    refusal = video_refusal(info)
+    if refusal:
+        raise UploadRejected(refusal)
+    # A cut file still opens and plays its first part; its end is what is missing. Containers without a
+    # frame index (WebM) only estimate the count, so a frame close to the end is accepted as the end.
+    frames = info.frame_count
+    end_positions = sorted({frames - 1, int(frames * (1 - FRAME_COUNT_SLACK)) - 1}, reverse=True)
+    if frames > 1 and not any(_frame_decodes(path, position) for position in end_positions if position > 0):
+        raise UploadRejected(TRUNCATED_VIDEO_MESSAGE)
+    return info
 
 
-def probe_video(path: Path) -> tuple[int, int, int, float]:
-    """(width, height, frames, fps) of a video that decodes from its first to its last frame."""
-    capture = cv2.VideoCapture(os.fspath(path))
+def video_refusal(info: VideoInfo) -> str | None:
+    """Why a probed video is refused (no frame count, implausible rate, over the limits), or None: the one rule set."""
+    if info.frame_count <= 0 or not PLAUSIBLE_FPS[0] <= info.fps <= PLAUSIBLE_FPS[1]:
+        return "This video does not say how many frames it has or at what rate; it may be damaged."
+    if info.frame_count > settings.GENREC_MAX_VIDEO_FRAMES:
+        return f"This video is too long: the limit is {settings.GENREC_MAX_VIDEO_FRAMES} frames."
+    if info.duration_seconds > settings.GENREC_MAX_VIDEO_SECONDS:
+        return f"This video is too long: the limit is {settings.GENREC_MAX_VIDEO_SECONDS // 60} minutes."
+    return None
+
+
+def _frame_decodes(path: Path, position: int) -> bool:
+    """Whether the frame at ``position`` (or the first one the stream gives from there) decodes."""
+    frames = iter(FrameReader(path, start_frame=position, max_frames=1))
     try:
-        if not capture.isOpened():
-            raise UploadRejected(UNREADABLE_MESSAGE)
-        first_ok, first_frame = capture.read()
-        if not first_ok or first_frame is None:
-            raise UploadRejected("This video has no frame we can decode.")
-        frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        fps = float(capture.get(cv2.CAP_PROP_FPS))
-        height, width = first_frame.shape[:2]
-        if frames <= 0 or not PLAUSIBLE_FPS[0] <= fps <= PLAUSIBLE_FPS[1]:
-            raise UploadRejected("This video does not say how many frames it has or at what rate; it may be damaged.")
-        if frames > settings.GENREC_MAX_VIDEO_FRAMES:
-            raise UploadRejected(f"This video is too long: the limit is {settings.GENREC_MAX_VIDEO_FRAMES} frames.")
-        if frames / fps > settings.GENREC_MAX_VIDEO_SECONDS:
-            raise UploadRejected(
-                f"This video is too long: the limit is {settings.GENREC_MAX_VIDEO_SECONDS // 60} minutes."
-            )
-        # A cut file still opens and plays its first part; its end is what is missing. Containers without a
-        # frame index (WebM) only estimate the count, so a frame close to the end is accepted as the end.
-        end_positions = sorted({frames - 1, int(frames * (1 - FRAME_COUNT_SLACK)) - 1}, reverse=True)
-        if frames > 1 and not any(_frame_decodes(capture, position) for position in end_positions if position > 0):
-            raise UploadRejected("This video is truncated or damaged: it stops before its last frame.")
-        return width, height, frames, fps
+        return next(frames, None) is not None
+    except VideoReadError:
+        return False
     finally:
-        capture.release()
-
-
-def _frame_decodes(capture: cv2.VideoCapture, position: int) -> bool:
-    capture.set(cv2.CAP_PROP_POS_FRAMES, position)
-    decoded, _ = capture.read()
-    return decoded
+        frames.close()

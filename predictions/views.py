@@ -16,9 +16,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from . import selectors
+from .formatting import percent, percent_range, whole_megabytes
 from .forms import EVERY_N_FRAMES_CHOICES, SignupForm, sampling_label
 from .models import Job
-from .study_views import published_study_tables
+from .study_presenter import published_study_tables
 
 logger = logging.getLogger(__name__)
 
@@ -136,11 +137,6 @@ def model_facts(manifest: dict, metrics: dict | None) -> dict:
     }
 
 
-def percent(value) -> str | None:
-    """0.8906 -> "89.1%"; None stays None."""
-    return None if not isinstance(value, int | float) else f"{100 * value:.1f}%"
-
-
 def _is_scalar(value) -> bool:
     return isinstance(value, str | int | float | bool)
 
@@ -173,11 +169,9 @@ def _race_gender_rows(metrics: dict | None) -> list[dict]:
                 "group": name,
                 "n": figures.get("n"),
                 "accuracy": percent(figures["accuracy"]),
-                "interval": f"{percent(low)} – {percent(high)}" if low is not None and high is not None else "",
+                "interval": percent_range(low, high),
                 "mean_confidence": percent(figures.get("mean_confidence")),
-                "confidence_interval": f"{percent(confidence_low)} – {percent(confidence_high)}"
-                if confidence_low is not None and confidence_high is not None
-                else "",
+                "confidence_interval": percent_range(confidence_low, confidence_high),
             }
         )
     return rows
@@ -190,7 +184,7 @@ def try_it(request: HttpRequest) -> HttpResponse:
     context = {
         "every_n_frames_choices": [(n, sampling_label(n)) for n in EVERY_N_FRAMES_CHOICES],
         "default_every_n_frames": settings.GENREC_DEFAULT_EVERY_N_FRAMES,
-        "max_upload_mb": settings.GENREC_MAX_UPLOAD_BYTES // (1024 * 1024),
+        "max_upload_mb": whole_megabytes(settings.GENREC_MAX_UPLOAD_BYTES),
     }
     return render(request, "try.html", context)
 

@@ -1,8 +1,69 @@
-"""The settings load with DEBUG off, the URLconf resolves the three pages, static files and security headers work."""
+"""The settings load with DEBUG off and refuse what they cannot mean; pages, static files and security headers work."""
 
+import os
+import subprocess
+import sys
+
+import pytest
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.templatetags.static import static
 from django.urls import reverse
+
+from genrec_site.settings import envbool
+from tests.conftest import REPO_ROOT
+
+SHOW_SETTING = "from django.conf import settings; print(getattr(settings, sys.argv[1]))"
+
+
+def load_settings(setting: str, **environment: str) -> subprocess.CompletedProcess:
+    """Load the settings module in a fresh process with only these variables set; print one setting."""
+    kept = {key: os.environ[key] for key in ("PATH", "HOME", "TMPDIR") if key in os.environ}
+    return subprocess.run(
+        [sys.executable, "-c", f"import sys; {SHOW_SETTING}", setting],
+        cwd=REPO_ROOT,
+        env={**kept, "DJANGO_SETTINGS_MODULE": "genrec_site.settings", **environment},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_settings_refuse_a_yes_no_typo_instead_of_reading_it_as_no():
+    loaded = load_settings("SECURE_SSL_REDIRECT", SECRET_KEY="k" * 50, SECURE_SSL_REDIRECT="ture")
+
+    assert loaded.returncode != 0
+    assert "ImproperlyConfigured: SECURE_SSL_REDIRECT='ture' is not a yes/no value" in loaded.stderr
+
+
+def test_settings_need_a_secret_when_debug_is_off():
+    loaded = load_settings("SECRET_KEY", DEBUG="off")
+
+    assert loaded.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in loaded.stderr
+    assert load_settings("DEBUG", DEBUG="on").stdout.strip() == "True"
+
+
+def test_settings_take_the_model_folder_from_the_pipeline(tmp_path):
+    loaded = load_settings("GENREC_MODEL_DIR", SECRET_KEY="k" * 50, GENREC_MODEL_DIR=str(tmp_path))
+
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == str(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("1", True), (" Yes ", True), ("on", True), ("0", False), ("off", False), ("", None)]
+)
+def test_envbool_reads_the_usual_words_and_keeps_the_default_for_empty(monkeypatch, value, expected):
+    monkeypatch.setenv("GENREC_TEST_FLAG", value)
+    assert envbool("GENREC_TEST_FLAG", True) is (True if expected is None else expected)
+    assert envbool("GENREC_TEST_FLAG", False) is (False if expected is None else expected)
+
+
+def test_envbool_refuses_an_unknown_word(monkeypatch):
+    monkeypatch.setenv("GENREC_TEST_FLAG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="GENREC_TEST_FLAG='maybe'"):
+        envbool("GENREC_TEST_FLAG")
 
 
 def test_settings_debug_is_off_by_default():

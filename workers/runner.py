@@ -1,4 +1,8 @@
-"""Runs one job (or one part of a split video) on a worker: pipeline in, batched rows, kept frames and events out."""
+"""Runs one job (or one part of a split video) on a worker: pipeline in, batched rows, kept frames and events out.
+
+The worker that completes a job also finishes it: tracking and the summary run once here, over the merged
+frames of all parts, and services only record the result.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 
 import cv2
 import numpy as np
@@ -15,21 +20,21 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from genrec_site.celery import app as celery_app
-from predictions import events, services
+from predictions import events, selectors, services
 from predictions.models import Job, JobPart
-from predictions.selectors import job_frame_url
 from workers.pipeline.analysis import Analyzer, read_image
 from workers.pipeline.annotation import annotate
 from workers.pipeline.config import DEFAULT_DETECTION
 from workers.pipeline.errors import AnalysisCancelled, PipelineError
-from workers.pipeline.model import GenderModel, ModelIntegrityError, load_model
+from workers.pipeline.model import GenderModel, ModelIntegrityError, cached_model
+from workers.pipeline.tracking import assign_tracks, summarize_video
 from workers.pipeline.types import FrameResult
 from workers.pipeline.video import probe
+from workers.run_control import RunControl
 
 logger = logging.getLogger(__name__)
 
 JPEG_QUALITY = 85
-CANCEL_CHECK_SECONDS = 1.0  # should_stop() reads the database at most this often
 # How long a long video's first task waits for the workers to say how many processes they run: the
 # broadcast always waits this long, and every part waits for it. Replies over a broker take milliseconds;
 # a worker too slow to answer in time is only left out of the count.
@@ -38,24 +43,17 @@ FALLBACK_SPLIT_PARTS = 2
 UNEXPECTED_ERROR = "Something went wrong while analysing this file; the error was logged for the administrators."
 MODEL_ERROR = "The gender model could not be loaded on the worker; the administrators were told."
 
-_models: dict[str, GenderModel] = {}
-_model_lock = threading.Lock()
 _analyzers = threading.local()
 
 
-def shared_model() -> GenderModel:
-    """The model of settings.GENREC_MODEL_DIR, loaded once per worker process on first use."""
-    directory = str(settings.GENREC_MODEL_DIR)
-    with _model_lock:
-        if directory not in _models:
-            model = _models[directory] = load_model(directory)
-            logger.info("Loaded model %s (%s) from %s", model.name, model.sha256[:12], directory)
-        return _models[directory]
+def worker_model() -> GenderModel:
+    """The model of settings.GENREC_MODEL_DIR, from the pipeline's one per-process cache."""
+    return cached_model(settings.GENREC_MODEL_DIR)
 
 
 def thread_analyzer() -> Analyzer:
     """One Analyzer per worker thread around the shared model: OpenCV cascades must not cross threads."""
-    model = shared_model()
+    model = worker_model()
     analyzer = getattr(_analyzers, "analyzer", None)
     if analyzer is None or analyzer.model is not model:
         analyzer = _analyzers.analyzer = Analyzer(model=model, detection=DEFAULT_DETECTION)
@@ -105,11 +103,12 @@ def split_parts_wanted() -> int:
 
 def run_job(job: Job) -> None:
     """Analyse a claimed job: an image at once; a video as one part here, or as parts queued for any worker."""
-    services.job_use_model(job=job, model=shared_model())
+    services.job_use_model(job=job, model=worker_model())
     if job.kind == Job.Kind.IMAGE:
         run_image(job)
         return
-    info = probe(job.upload_path)
+    # The upload's checks probed the video; only a job created before they kept what they learned probes again.
+    info = job.video_info or probe(job.upload_path)
     parts_wanted = split_parts_wanted() if services.video_needs_split(job=job, info=info) else 1
     parts = services.job_plan_video(
         job=job, info=info, parts=parts_wanted, redetect_every=DEFAULT_DETECTION.redetect_every
@@ -130,7 +129,7 @@ def run_image(job: Job) -> None:
     recorder = FrameRecorder(job)
     recorder.on_frame(FrameResult(index=0, time_seconds=0.0, faces=faces), bgr)
     recorder.close()
-    services.job_finish(job=job)
+    finish_job(job)
 
 
 def run_part(part: JobPart) -> None:
@@ -143,75 +142,76 @@ def run_part(part: JobPart) -> None:
         start_frame=part.start_frame,
         end_frame=None if services.part_is_last(part) else part.end_frame,
         on_frame=recorder.on_frame,
-        should_stop=recorder.should_stop,
+        should_stop=recorder.control.should_stop,
     )
     recorder.close()
     if services.job_part_done(part=part):
-        services.job_finish(job=job)
+        finish_job(job)
+
+
+def finish_job(job: Job) -> bool:
+    """Track faces over the merged frames of all parts and sum the job up, once; services record the result."""
+    frames = selectors.job_frame_results(job)
+    assign_tracks(frames)
+    summary = summarize_video(frames, len(frames))
+    track_ids = {
+        (frame.index, face_index): face.track_id for frame in frames for face_index, face in enumerate(frame.faces)
+    }
+    return services.job_finish(job=job, summary=summary, track_ids=track_ids)
 
 
 class FrameRecorder:
-    """The on_frame / should_stop pair of one run: batches rows, keeps the planned JPEGs, sends throttled progress."""
+    """The on_frame callback of one run: batches rows, keeps the planned JPEGs, offers progress to the throttle."""
 
     def __init__(self, job: Job, part: JobPart | None = None) -> None:
         self.job = job
         self.part = part
         self.kept_frames = set(job.result_frames)
         self.buffer: list[FrameResult] = []
-        self.stopped = False
-        self.throttle = events.ProgressThrottle(
-            job.public_id, per_second=settings.GENREC_PROGRESS_EVENTS_PER_SECOND / max(job.parts_total, 1)
+        self.control = RunControl(
+            job, is_running=partial(selectors.job_is_running, job=job, part=part), share=job.parts_total
         )
-        self._last_flush = self._last_check = time.monotonic()
+        self._last_flush = time.monotonic()
 
     def on_frame(self, frame: FrameResult, bgr: np.ndarray) -> None:
         """Called by the pipeline for every analysed frame."""
-        latest_frame_url = self._keep_frame(frame, bgr)
-        self.throttle.add(
+        kept = self._keep_frame(frame, bgr)
+        self.control.throttle.add(
             points=[events.frame_point(frame)],
             latest_faces=events.frame_faces(frame),
-            latest_frame_url=latest_frame_url,
+            latest_frame_index=frame.index if kept else None,
         )
         self.buffer.append(frame)
         due = time.monotonic() - self._last_flush >= settings.GENREC_RESULT_FLUSH_SECONDS
         if due or len(self.buffer) >= settings.GENREC_RESULT_FLUSH_FRAMES:
             self.flush()
 
-    def should_stop(self) -> bool:
-        """True once the job was cancelled (or this part taken away); reads the database at most once a second."""
-        now = time.monotonic()
-        if not self.stopped and now - self._last_check >= CANCEL_CHECK_SECONDS:
-            self._last_check = now
-            self.stopped = not services.job_is_running(job=self.job, part=self.part)
-        return self.stopped
-
     def flush(self, *, final: bool = False) -> None:
-        """Write the buffered frames in one transaction and offer a progress event to the throttle."""
+        """Write the buffered frames in one transaction (the heartbeat) and offer a progress event to the throttle."""
         counters = None
         if self.buffer:
             counters = services.job_record_frames(job=self.job, frames=self.buffer, part=self.part)
             self.buffer = []
             self._last_flush = time.monotonic()
             if counters is None:
-                self.stopped = True
-                raise AnalysisCancelled(f"job {self.job.public_id} is no longer running")
+                self.control.stop()
         if counters is None:
             if not final:
                 return
-            counters = services.job_counters(job=self.job)
-        self.throttle.send(**counters, force=final)
+            counters = selectors.job_counters(job=self.job)
+        self.control.throttle.send(**counters, force=final)
 
     def close(self) -> None:
         """Write what is left and send the last progress event of this run."""
         self.flush(final=True)
 
-    def _keep_frame(self, frame: FrameResult, bgr: np.ndarray) -> str | None:
-        """Encode the annotated frame once if it is one the result page shows; its URL, else None."""
+    def _keep_frame(self, frame: FrameResult, bgr: np.ndarray) -> bool:
+        """Encode the annotated frame once if it is one the result page shows; whether it was written."""
         if frame.index not in self.kept_frames:
-            return None
+            return False
         path = self.job.result_frame_path(frame.index)
         path.parent.mkdir(parents=True, exist_ok=True)
         if not cv2.imwrite(str(path), annotate(bgr, frame.faces), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
             logger.warning("Could not write the result frame %s", path)
-            return None
-        return job_frame_url(self.job, frame.index)
+            return False
+        return True

@@ -7,19 +7,18 @@ analysed (its name and frames); the outputs of ``write_study`` go to MEDIA_ROOT/
 from __future__ import annotations
 
 import json
-import math
-import time
 from collections import Counter
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 
-from predictions import events, services, study_services
+from predictions import services
 from predictions.models import Job
 from workers.pipeline.config import STUDY_DETECTION
-from workers.pipeline.errors import AnalysisCancelled, PipelineError
+from workers.pipeline.errors import PipelineError
 from workers.pipeline.study import (
     CATEGORIES,
     DEFAULT_COMPARISON,
@@ -34,19 +33,20 @@ from workers.pipeline.study import (
     summarize_study,
 )
 from workers.pipeline.study_report import write_study
-from workers.pipeline.types import FrameResult
+from workers.pipeline.types import FrameResult, analysed_frames
 from workers.pipeline.video import probe
-from workers.runner import CANCEL_CHECK_SECONDS, shared_model
+from workers.run_control import RunControl
+from workers.runner import worker_model
 
 
 def run_study_job(job: Job) -> None:
     """Analyse every video of a claimed study, write its report files and finish the job with their summary."""
-    model = shared_model()
+    model = worker_model()
     services.job_use_model(job=job, model=model)
     root = job.upload_path
     found = find_study_videos(root)
     videos = sample_per_cell(found, per_group=len(found), seed=DEFAULT_SEED)  # every video, in cell order
-    study_services.study_plan(job=job, videos_total=len(videos))
+    services.study_plan(job=job, videos_total=len(videos))
     options = AnalysisOptions(
         every_n_frames=job.every_n_frames,
         max_frames=job.max_frames,
@@ -58,7 +58,7 @@ def run_study_job(job: Job) -> None:
     for number, video in enumerate(videos, start=1):
         progress.start_video(number, video, frames_total=planned_frames(root / video.path, options))
         row = analyze_study_video(
-            video, str(root), options, on_frame=progress.on_frame, should_stop=progress.should_stop
+            video, str(root), options, on_frame=progress.on_frame, should_stop=progress.control.should_stop
         )
         progress.video_done(row)
         rows.append(row)
@@ -77,7 +77,7 @@ def run_study_job(job: Job) -> None:
     )
     result = summarize_study(study_settings, rows, Counter(video.cell for video in videos))
     paths = write_study(result, job.results_dir)
-    study_services.study_finish(job=job, summary=json.loads(paths["study.json"].read_text(encoding="utf-8")))
+    services.study_finish(job=job, summary=json.loads(paths["study.json"].read_text(encoding="utf-8")))
 
 
 def planned_frames(path: Path, options: AnalysisOptions) -> int:
@@ -86,53 +86,39 @@ def planned_frames(path: Path, options: AnalysisOptions) -> int:
         frame_count = probe(path).frame_count
     except PipelineError:  # analyze_study_video records such a video as failed; the study goes on
         return 0
-    frames = math.ceil(max(frame_count, 0) / options.every_n_frames)
+    frames = analysed_frames(frame_count, options.every_n_frames)
     return min(frames, options.max_frames) if options.max_frames else frames
 
 
 class StudyProgress:
-    """The on_frame / should_stop pair of a study run: heartbeat, cancel check and throttled progress events."""
+    """The on_frame callback of a study run; its RunControl heartbeats, checks for cancel and throttles progress."""
 
     def __init__(self, job: Job, *, videos_total: int) -> None:
         self.job = job
-        self.videos_total = videos_total
         self.counters = {"frames_done": 0, "frames_total": videos_total, "faces_found": 0}
-        self.min_interval = 1.0 / max(settings.GENREC_PROGRESS_EVENTS_PER_SECOND, 0.001)
         self.video: dict = {}
-        self.stopped = False
-        self._last_sent = self._last_check = time.monotonic()
+        # The cancel check of a study is also its heartbeat: its progress is not written frame by frame.
+        self.control = RunControl(job, is_running=partial(services.study_heartbeat, job=job))
 
     def start_video(self, number: int, video: StudyVideo, *, frames_total: int) -> None:
         """A new video begins: announce it at once."""
         self.video = {"number": number, "name": video.path, "frames_done": 0, "frames_total": frames_total}
-        self.send()
+        self.send(force=True)
 
     def on_frame(self, frame: FrameResult, bgr: np.ndarray) -> None:
         """Called by the pipeline for every analysed frame of the current video."""
         self.video["frames_done"] += 1
-        if time.monotonic() - self._last_sent >= self.min_interval:
-            self.send()
-
-    def should_stop(self) -> bool:
-        """True once the study was cancelled; the check (at most once a second) is also the heartbeat."""
-        now = time.monotonic()
-        if not self.stopped and now - self._last_check >= CANCEL_CHECK_SECONDS:
-            self._last_check = now
-            self.stopped = not study_services.study_heartbeat(job=self.job)
-        return self.stopped
+        self.control.throttle.add()
+        self.send()
 
     def video_done(self, row: StudyVideoRow) -> None:
         """Count the finished video in the database and tell the page."""
-        counters = study_services.study_record_video(job=self.job, faces=row.faces)
+        counters = services.study_record_video(job=self.job, faces=row.faces)
         if counters is None:
-            raise AnalysisCancelled(f"study {self.job.public_id} is no longer running")
+            self.control.stop()
         self.counters = counters
-        self.send()
+        self.send(force=True)
 
-    def send(self) -> None:
-        """A progress event: videos done of the total, and where the current video is."""
-        message = events.progress_message(**self.counters, points=[], latest_faces=[], latest_frame_url=None) | {
-            "video": dict(self.video)
-        }
-        events.send_job_event(self.job.public_id, message)
-        self._last_sent = time.monotonic()
+    def send(self, *, force: bool = False) -> None:
+        """A progress event (videos done of the total), with where the current video is, if the throttle allows."""
+        self.control.throttle.send(**self.counters, force=force, extra={"video": dict(self.video)})

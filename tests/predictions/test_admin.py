@@ -10,6 +10,7 @@ from django.urls import reverse
 from predictions import services
 from predictions.models import Job
 from tests.jobs_helpers import frames, make_job
+from workers.runner import finish_job
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +29,7 @@ def finished_job_with_frame(owner) -> Job:
     cv2.imwrite(str(job.result_frame_path(0)), np.full((240, 320, 3), 128, np.uint8))
     job.result_frames = [0]
     job.save(update_fields=["result_frames"])
-    services.job_finish(job=job)
+    finish_job(job)
     job.refresh_from_db()
     return job
 

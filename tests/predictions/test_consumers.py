@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from channels.testing import WebsocketCommunicator
+from django.urls import reverse
 
 from genrec_site.asgi import application
 from predictions import events, services
@@ -67,7 +68,7 @@ def test_consumer_sends_the_snapshot_first_then_forwards_events(alice, client):
         faces_found=3,
         points=[[2, 0.08, 0.8, 1]],
         latest_faces=[],
-        latest_frame_url=None,
+        latest_frame_index=2,
     )
 
     async def scenario():
@@ -86,4 +87,8 @@ def test_consumer_sends_the_snapshot_first_then_forwards_events(alice, client):
     assert first["job"]["id"] == str(job.public_id) and first["job"]["status"] == "RUNNING"
     assert [point[0] for point in first["job"]["timeline"]] == [0, 1]
     assert first["job"]["urls"]["socket"] == f"/ws/jobs/{job.public_id}/"
-    assert second == progress
+    # Workers name the kept frame by index; the page gets its URL, and the rest of the message as it was sent.
+    frame_url = reverse("job-frame", kwargs={"public_id": job.public_id, "frame_index": 2})
+    assert second == {key: value for key, value in progress.items() if key != "latest_frame_index"} | {
+        "latest_frame_url": frame_url
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from django.utils import timezone
 from predictions import selectors, services
 from predictions.models import AnalysedFrame, Detection, Job, JobPart, uploads_dir
 from tests.jobs_helpers import frames, make_job, validated_upload, write_face_clip, write_face_image
+from workers.pipeline.tracking import summarize_video
 from workers.pipeline.types import VideoInfo
 
 pytestmark = pytest.mark.django_db
@@ -122,21 +124,34 @@ def test_job_record_frames_writes_nothing_once_the_job_is_cancelled(alice):
     assert Job.objects.get(pk=job.pk).frames_done == 0
 
 
-def test_job_finish_assigns_tracks_over_the_whole_sequence_and_sums_up(alice):
+def test_job_finish_records_the_summary_and_track_ids_it_is_given(alice):
     job = running_job(alice)
-    services.job_record_frames(job=job, frames=frames([0, 1]))
-    services.job_record_frames(job=job, frames=frames([2], faces_per_frame=0) + frames([3]))
+    services.job_record_frames(job=job, frames=frames([0, 1], faces_per_frame=2) + frames([2], faces_per_frame=0))
+    sequence = selectors.job_frame_results(job)
+    summary = summarize_video(sequence, len(sequence))
+    given = {(0, 0): 7, (0, 1): 9, (1, 0): 7}  # (1, 1) is left out on purpose: it must end up without a track
 
-    assert services.job_finish(job=job) is True
-    assert services.job_finish(job=job) is False
+    assert services.job_finish(job=job, summary=summary, track_ids=given) is True
+    assert services.job_finish(job=job, summary=summary, track_ids=given) is False
 
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED and job.finished_at is not None
-    assert set(Detection.objects.filter(job=job).values_list("track_id", flat=True)) == {1}
-    assert job.summary["frames_analyzed"] == 4
-    assert job.summary["frames_without_faces"] == 1
-    assert job.summary["label"] == "female"
-    assert job.frames_total == 4 and job.progress_percent == 100
+    written = dict(
+        ((frame_index, face_index), track_id)
+        for frame_index, face_index, track_id in job.detections.values_list("frame_index", "face_index", "track_id")
+    )
+    assert written == {**given, (1, 1): None}
+    assert job.summary == asdict(summary)
+    assert job.frames_total == 3 and job.progress_percent == 100
+
+
+def test_job_create_keeps_what_the_checks_learned_about_the_video(alice, tmp_path):
+    upload = validated_upload(write_face_clip(tmp_path / "clip.mp4", frames=12))
+
+    job = services.job_create(owner=alice, upload=upload, every_n_frames=1)
+
+    assert job.video_info == upload.info
+    assert (job.frame_count, job.video_info.fps) == (12, upload.fps)
 
 
 def test_job_cancel_deletes_the_upload_and_stops_every_part(alice, django_capture_on_commit_callbacks):

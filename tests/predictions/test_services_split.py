@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from predictions import services
 from predictions.models import AnalysedFrame, Job, JobPart
+from predictions.validators import video_refusal
 from tests.jobs_helpers import frames, make_job
 from workers.pipeline.types import VideoInfo
 
@@ -30,8 +31,10 @@ def test_frame_ranges_cover_the_video_and_cut_only_where_detection_restarts(
     assert 1 <= len(ranges) <= parts
 
 
-def test_frame_ranges_of_a_video_of_unknown_length_is_one_part():
-    assert services.frame_ranges(frame_count=0, every_n_frames=1, redetect_every=10, parts=4) == [(0, 0)]
+def test_frame_ranges_refuse_a_video_without_a_frame_count_which_the_upload_checks_refuse_too():
+    with pytest.raises(ValueError):
+        services.frame_ranges(frame_count=0, every_n_frames=1, redetect_every=10, parts=4)
+    assert video_refusal(VideoInfo(frame_count=0, fps=25.0, width=64, height=64)) is not None
 
 
 def test_planned_result_frames_spread_over_analysed_frames_first_and_last_included():

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from predictions.models import Job
-from predictions.study_views import study_report
+from predictions.study_presenter import study_report
 from workers.pipeline.study import (
     CellComparison,
     CellStats,

@@ -13,8 +13,15 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from predictions.models import Job
-from predictions.validators import UNREADABLE_MESSAGE, UploadRejected, sanitize_display_name, validate_upload
+from predictions.models import Job, uploads_dir
+from predictions.validators import (
+    UNREADABLE_MESSAGE,
+    ImageTruncated,
+    UploadRejected,
+    check_image_file,
+    sanitize_display_name,
+    validate_upload,
+)
 
 from .web_factories import astronaut_video, jpeg_bytes, png_bytes
 
@@ -182,7 +189,7 @@ def test_video_over_the_frame_limit_is_refused(tmp_path, settings):
     clip = astronaut_video(tmp_path / "long.mp4", fourcc="mp4v", frames=30)
     with pytest.raises(UploadRejected, match="too long: the limit is 20 frames"):
         validate_upload(SimpleUploadedFile("long.mp4", clip.read_bytes()))
-    assert not (settings.MEDIA_ROOT / "validating").exists()
+    assert [path for path in settings.MEDIA_ROOT.rglob("*") if path.is_file()] == []
 
 
 def test_video_over_the_duration_limit_is_refused(tmp_path, settings):
@@ -224,7 +231,10 @@ def test_videos_on_the_allow_list_pass_with_their_real_type(tmp_path, settings, 
         12,
     )
     assert upload.fps == pytest.approx(10.0)
-    assert [path for path in settings.MEDIA_ROOT.rglob("*") if path.is_file()] == []
+    # Taken in once: the file checked is the one stored under its UUID name, and nothing else is written.
+    assert [path for path in settings.MEDIA_ROOT.rglob("*") if path.is_file()] == [upload.path]
+    assert upload.path.parent == uploads_dir() and upload.upload_name == f"{upload.path.stem}.{extension}"
+    assert upload.path.read_bytes() == clip.read_bytes()
 
 
 def test_quicktime_brand_is_called_mov(tmp_path):
@@ -266,10 +276,36 @@ def test_mutated_files_are_accepted_or_refused_cleanly(tmp_path, settings):
         if rng.random() < 0.3:
             content = content[: int(rng.integers(16, len(content)))]
         try:
-            validate_upload(SimpleUploadedFile("fuzzed", bytes(content)))
+            validate_upload(SimpleUploadedFile("fuzzed", bytes(content))).discard()
             outcomes["accepted"] += 1
         except UploadRejected as refusal:
             assert refusal.message and refusal.status == 400
             outcomes["refused"] += 1
     assert outcomes["accepted"] > 0 and outcomes["refused"] > 0
+    assert [path for path in settings.MEDIA_ROOT.rglob("*") if path.is_file()] == []
+
+
+def test_truncated_jpeg_is_refused_as_unreadable_and_told_apart_as_truncated(tmp_path):
+    whole = jpeg_bytes(400, 300)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])
+
+    with pytest.raises(ImageTruncated) as refusal:
+        check_image_file(cut)
+    assert refusal.value.message == UNREADABLE_MESSAGE  # what the web says, unchanged
+    with pytest.raises(UploadRejected, match="^" + UNREADABLE_MESSAGE.replace("(", r"\(").replace(")", r"\)")):
+        validate_upload(SimpleUploadedFile("cut.jpg", cut.read_bytes()))
+
+
+@pytest.mark.django_db
+def test_upload_over_the_hourly_limit_after_its_checks_leaves_no_file(client, alice, settings, monkeypatch):
+    """The second limit check runs after the file was stored and checked: a refusal there deletes it too."""
+    client.force_login(alice)
+    answers = iter([None, "You have uploaded too many files."])
+    monkeypatch.setattr("predictions.limits.upload_refusal", lambda *, user: next(answers))
+
+    response = client.post(reverse("job-upload"), {"file": SimpleUploadedFile("a.png", png_bytes())})
+
+    assert response.status_code == 429 and response.json() == {"error": "You have uploaded too many files."}
+    assert Job.objects.count() == 0
     assert [path for path in settings.MEDIA_ROOT.rglob("*") if path.is_file()] == []

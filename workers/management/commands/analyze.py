@@ -1,10 +1,16 @@
-"""manage.py analyze PATH: find and classify the faces of one image or video, optionally as JSON and annotated."""
+"""manage.py analyze PATH: find and classify the faces of one image or video, optionally as JSON and annotated.
+
+An image passes the web upload's own checks first (predictions.validators.check_image_file): a header that
+claims more pixels than GENREC_MAX_IMAGE_PIXELS gets the same one-line refusal, and a truncated image is
+analysed with a warning.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +19,14 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from predictions.validators import ImageTruncated, UploadRejected, check_image_file
 from workers.management.arguments import positive_int
 from workers.pipeline.analysis import Analyzer
 from workers.pipeline.annotation import annotate
 from workers.pipeline.errors import PipelineError
 from workers.pipeline.model import ModelIntegrityError, default_model_dir, load_model
-from workers.pipeline.types import FrameResult, VideoResult
+from workers.pipeline.tracking import assign_tracks, summarize_video
+from workers.pipeline.types import FrameResult, analysed_frames
 from workers.pipeline.video import probe
 
 
@@ -37,10 +45,13 @@ class Command(BaseCommand):
         path: Path = options["path"]
         if not path.is_file():
             raise CommandError(f"{path} does not exist or is not a file")
+        # OpenCV tells images by their first bytes, so a video is whatever no image reader claims.
+        is_image = cv2.haveImageReader(str(path))
+        if is_image:
+            self._check_image(path)
         try:
             analyzer = Analyzer(load_model(options["model"]))
-            # OpenCV tells images by their first bytes, so a video is whatever no image reader claims.
-            if cv2.haveImageReader(str(path)):
+            if is_image:
                 document, annotated = self._image(analyzer, path)
             else:
                 document, annotated = self._video(analyzer, path, options["every_n_frames"], options["max_frames"])
@@ -56,6 +67,15 @@ class Command(BaseCommand):
             else:
                 options["json"].write_text(text + "\n")
 
+    def _check_image(self, path: Path) -> None:
+        """The web upload's checks: a refusal ends the command with its message; a truncated image only warns."""
+        try:
+            check_image_file(path)
+        except ImageTruncated:
+            self.stderr.write(f"warning: {path.name} is truncated: only the part of the image that decodes is analysed")
+        except UploadRejected as refusal:
+            raise CommandError(f"{path.name}: {refusal.message}") from None
+
     def _image(self, analyzer: Analyzer, path: Path) -> tuple[dict[str, Any], np.ndarray]:
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None:
@@ -70,7 +90,7 @@ class Command(BaseCommand):
         self, analyzer: Analyzer, path: Path, every_n_frames: int, max_frames: int | None
     ) -> tuple[dict[str, Any], np.ndarray | None]:
         info = probe(path)
-        expected = -(-info.frame_count // every_n_frames)
+        expected = analysed_frames(info.frame_count, every_n_frames)
         total = min(expected, max_frames) if max_frames else expected
         shown: dict[str, Any] = {"faces": -1, "frame": None}
 
@@ -80,10 +100,12 @@ class Command(BaseCommand):
                 shown.update(faces=len(frame.faces), frame=annotate(bgr, frame.faces))
 
         with tqdm(total=total, unit="frame", desc=path.name, file=sys.stderr, leave=False) as progress:
-            result: VideoResult = analyzer.analyze_video(
+            result = analyzer.analyze_video(
                 path, every_n_frames=every_n_frames, max_frames=max_frames, on_frame=keep_busiest_frame
             )
-        summary = result.summary
+        # Tracking and the summary are steps of their own, run once over the whole sequence.
+        assign_tracks(result.frames)
+        summary = summarize_video(result.frames, len(result.frames))
         confidence = f"{summary.mean_confidence:.0%} ± {summary.std_confidence:.0%}" if summary.label else "no face"
         self.stderr.write(
             f"{path.name}: {summary.label or 'no label'} ({confidence}); {summary.frames_with_faces} of "
@@ -91,4 +113,4 @@ class Command(BaseCommand):
         )
         if result.stopped_early:
             self.stderr.write(f"the video stopped after {result.frames_read} of {info.frame_count} announced frames")
-        return result.to_dict(), shown["frame"]
+        return result.to_dict() | {"summary": asdict(summary)}, shown["frame"]

@@ -1,8 +1,8 @@
 """Writes to study jobs (staff batches of FakeAVCeleb videos): create, count videos done, heartbeat, finish.
 
 A study is a Job of kind ``study`` whose upload is the folder its archive's videos were unpacked into and
-whose frames_total / frames_done count videos; it shares the status rules of services.py (conditional
-updates that go on only when one row changed), its queueing, its final-state hooks and its purge.
+whose frames_total / frames_done count videos; it shares the status rules of jobs.py (conditional updates
+that go on only when one row changed), its queueing, its final-state hooks and its purge.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .archives import unpack_study_archive
-from .models import Job, studies_dir
-from .services import job_ended, job_enqueue
+from ..archives import unpack_study_archive
+from ..models import Job, studies_dir
+from ..selectors import job_counters
+from .jobs import job_enqueue, job_succeed
 
 logger = logging.getLogger(__name__)
 
@@ -80,17 +81,9 @@ def study_record_video(*, job: Job, faces: int) -> dict | None:
     )
     if changed != 1:
         return None
-    return Job.objects.filter(pk=job.pk).values("frames_done", "frames_total", "faces_found").get()
+    return job_counters(job=job)
 
 
 def study_finish(*, job: Job, summary: dict) -> bool:
     """Mark a study SUCCEEDED with its result document (study.json) as the summary the report page renders."""
-    now = timezone.now()
-    with transaction.atomic():
-        changed = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
-            status=Job.Status.SUCCEEDED, summary=summary, finished_at=now, heartbeat_at=now
-        )
-        if changed != 1:
-            return False
-        transaction.on_commit(partial(job_ended, job.pk))
-    return True
+    return job_succeed(job=job, summary=summary)

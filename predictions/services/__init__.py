@@ -1,0 +1,83 @@
+"""Writes, by the seam they belong to: jobs (create to finish), parts (split videos), housekeeping (beat), studies.
+
+Call sites use ``from predictions import services`` and ``services.job_create(...)``; every public write is
+re-exported here.
+"""
+
+from .housekeeping import ORPHAN_MIN_AGE, job_media_purge, jobs_reap_stale, media_purge_expired, stale_error
+from .jobs import (
+    CANCELLED_PART,
+    ERROR_MAX_LENGTH,
+    PROCESS_JOB_TASK,
+    QUEUE_UNAVAILABLE,
+    job_cancel,
+    job_claim,
+    job_create,
+    job_delete,
+    job_ended,
+    job_enqueue,
+    job_fail,
+    job_finish,
+    job_plan_image,
+    job_record_frames,
+    job_retry,
+    job_succeed,
+    job_use_model,
+    stale_before,
+    upload_delete,
+)
+from .parts import (
+    PROCESS_JOB_PART_TASK,
+    frame_ranges,
+    job_part_done,
+    job_parts_enqueue,
+    job_plan_video,
+    part_claim,
+    part_enqueue,
+    part_is_last,
+    planned_result_frames,
+    video_needs_split,
+)
+from .studies import study_create, study_finish, study_heartbeat, study_plan, study_record_video
+
+__all__ = [
+    "CANCELLED_PART",
+    "ERROR_MAX_LENGTH",
+    "ORPHAN_MIN_AGE",
+    "PROCESS_JOB_PART_TASK",
+    "PROCESS_JOB_TASK",
+    "QUEUE_UNAVAILABLE",
+    "frame_ranges",
+    "job_cancel",
+    "job_claim",
+    "job_create",
+    "job_delete",
+    "job_ended",
+    "job_enqueue",
+    "job_fail",
+    "job_finish",
+    "job_media_purge",
+    "job_part_done",
+    "job_parts_enqueue",
+    "job_plan_image",
+    "job_plan_video",
+    "job_record_frames",
+    "job_retry",
+    "job_succeed",
+    "job_use_model",
+    "jobs_reap_stale",
+    "media_purge_expired",
+    "part_claim",
+    "part_enqueue",
+    "part_is_last",
+    "planned_result_frames",
+    "stale_before",
+    "stale_error",
+    "study_create",
+    "study_finish",
+    "study_heartbeat",
+    "study_plan",
+    "study_record_video",
+    "upload_delete",
+    "video_needs_split",
+]

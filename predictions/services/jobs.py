@@ -1,0 +1,319 @@
+"""Writes to jobs: create, queue, claim, record frames, finish, fail, cancel, delete and retry.
+
+A job's status changes only here, and only through conditional updates that go on when exactly one
+row changed, so two workers (or a worker and the reaper) can never both own a job. Services record what
+they are given: the pipeline's work (tracking, summaries) is the worker's.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from genrec_site.celery import app as celery_app
+from workers.pipeline.types import FrameResult, VideoSummary, analysed_frames
+
+from .. import events
+from ..models import AnalysedFrame, Detection, Job, JobPart, ModelVersion
+from ..selectors import job_counters, job_snapshot
+from ..validators import ValidatedUpload
+
+logger = logging.getLogger(__name__)
+
+PROCESS_JOB_TASK = "workers.tasks.process_job"
+ERROR_MAX_LENGTH = 2000
+QUEUE_UNAVAILABLE = "The job queue is not reachable right now; please upload the file again in a few minutes."
+CANCELLED_PART = "Cancelled with its job."
+# Primary keys per UPDATE when track ids are written: well under SQLite's limit of bound parameters.
+TRACK_UPDATE_CHUNK = 500
+
+
+# ---- creating, queueing and claiming ----
+
+
+def job_create(*, owner, upload: ValidatedUpload, every_n_frames: int) -> Job:
+    """Create the PENDING job of an upload already stored and checked, and queue it once committed.
+
+    On any failure neither the row nor the file is left behind.
+    """
+    info = upload.info
+    every_n_frames = max(1, int(every_n_frames)) if info else 1
+    try:
+        with transaction.atomic():
+            job = Job.objects.create(
+                owner=owner,
+                kind=upload.kind,
+                original_name=upload.display_name,
+                upload_name=upload.upload_name,
+                size_bytes=upload.size_bytes,
+                every_n_frames=every_n_frames,
+                frames_total=analysed_frames(info.frame_count, every_n_frames) if info else 1,
+                frame_count=info.frame_count if info else 0,
+                fps=upload.fps,
+                width=upload.width,
+                height=upload.height,
+            )
+            transaction.on_commit(partial(job_enqueue, job.pk))
+    except BaseException:
+        upload.discard()
+        raise
+    return job
+
+
+def job_enqueue(job_pk: int) -> None:
+    """Queue process_job; a broker that is down fails the job at once instead of leaving it PENDING forever.
+
+    Results are ignored: the database holds the outcome, and a sender waiting on result channels would
+    subscribe to one per task for as long as the web process lives.
+    """
+    try:
+        Job.objects.filter(pk=job_pk).update(queued_at=timezone.now())
+        celery_app.send_task(PROCESS_JOB_TASK, args=[job_pk], ignore_result=True)
+    except Exception:
+        logger.exception("Could not queue job %s", job_pk)
+        job = Job.objects.filter(pk=job_pk).first()
+        if job is not None:
+            job_fail(job=job, error=QUEUE_UNAVAILABLE)
+
+
+def stale_before(now: datetime) -> datetime:
+    """Heartbeats older than this (GENREC_STALE_AFTER_SECONDS before now) belong to a worker that died."""
+    return now - timedelta(seconds=settings.GENREC_STALE_AFTER_SECONDS)
+
+
+def job_claim(*, job_id: int) -> Job | None:
+    """Take a PENDING job (or a RUNNING one whose worker stopped heartbeating) for this worker; None if not ours.
+
+    Whatever an earlier run of the job wrote is removed first, so a re-run never duplicates results.
+    """
+    now = timezone.now()
+    claimable = Q(status=Job.Status.PENDING) | Q(
+        status=Job.Status.RUNNING, heartbeat_at__lt=stale_before(now), attempts__lt=settings.GENREC_MAX_ATTEMPTS
+    )
+    with transaction.atomic():
+        changed = Job.objects.filter(claimable, pk=job_id).update(
+            status=Job.Status.RUNNING,
+            attempts=F("attempts") + 1,
+            started_at=now,
+            heartbeat_at=now,
+            finished_at=None,
+            finalizing_at=None,
+            error="",
+        )
+        if changed != 1:
+            return None
+        job = Job.objects.get(pk=job_id)
+        _results_reset(job)
+    return job
+
+
+def _results_reset(job: Job) -> None:
+    """Forget everything an earlier run of this job wrote (rows, counters, kept frames)."""
+    job.parts.all().delete()
+    job.detections.all().delete()
+    job.analysed_frames.all().delete()
+    Job.objects.filter(pk=job.pk).update(frames_done=0, faces_found=0, parts_total=0, summary={})
+    job.frames_done = job.faces_found = job.parts_total = 0
+    job.summary = {}
+    shutil.rmtree(job.results_dir, ignore_errors=True)
+
+
+def job_plan_image(*, job: Job) -> None:
+    """An image is one analysed frame whose annotated copy is kept."""
+    Job.objects.filter(pk=job.pk).update(frames_total=1, result_frames=[0])
+    job.frames_total, job.result_frames = 1, [0]
+
+
+def job_use_model(*, job: Job, model) -> ModelVersion:
+    """Record which model (by its sha256) analyses this job, registering the version on first sight."""
+    version, _ = ModelVersion.objects.get_or_create(
+        sha256=model.sha256,
+        defaults={"name": f"{model.name or 'model'}-{model.sha256[:12]}", "metrics": model.manifest.get("metrics", {})},
+    )
+    Job.objects.filter(pk=job.pk).update(model_version=version)
+    job.model_version = version
+    return version
+
+
+# ---- recording progress ----
+
+
+def job_record_frames(*, job: Job, frames: Sequence[FrameResult], part: JobPart | None = None) -> dict | None:
+    """Store a batch of analysed frames and bump the counters; the job's current counters, or None if it stopped.
+
+    Counters use F() increments because the parts of one video write at the same time.
+    """
+    now = timezone.now()
+    face_count = sum(len(frame.faces) for frame in frames)
+    with transaction.atomic():
+        changed = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+            frames_done=F("frames_done") + len(frames), faces_found=F("faces_found") + face_count, heartbeat_at=now
+        )
+        if part is not None and changed:
+            changed = JobPart.objects.filter(pk=part.pk, status=JobPart.Status.RUNNING).update(
+                frames_done=F("frames_done") + len(frames), heartbeat_at=now
+            )
+        if not changed:
+            transaction.set_rollback(True)
+            return None
+        AnalysedFrame.objects.bulk_create(_analysed_frame_rows(job, frames))
+        Detection.objects.bulk_create(_detection_rows(job, frames))
+    return job_counters(job=job)
+
+
+def _analysed_frame_rows(job: Job, frames: Sequence[FrameResult]) -> list[AnalysedFrame]:
+    return [
+        AnalysedFrame(
+            job=job,
+            frame_index=frame.index,
+            time_seconds=frame.time_seconds,
+            faces=len(frame.faces),
+            mean_p_female=events.mean_p_female(frame.faces),
+        )
+        for frame in frames
+    ]
+
+
+def _detection_rows(job: Job, frames: Sequence[FrameResult]) -> list[Detection]:
+    return [
+        Detection(
+            job=job,
+            frame_index=frame.index,
+            face_index=face_index,
+            time_seconds=frame.time_seconds,
+            x=face.box.x,
+            y=face.box.y,
+            w=face.box.w,
+            h=face.box.h,
+            label=face.label,
+            p_female=float(face.p_female),
+            confidence=float(face.confidence),
+            track_id=face.track_id,
+        )
+        for frame in frames
+        for face_index, face in enumerate(frame.faces)
+    ]
+
+
+# ---- ending a job ----
+
+
+def job_finish(*, job: Job, summary: VideoSummary, track_ids: Mapping[tuple[int, int], int | None]) -> bool:
+    """Record the summary and the track id of each detection ((frame_index, face_index) -> id), mark it SUCCEEDED.
+
+    Only the result frames really written stay listed. False when the job was no longer RUNNING.
+    """
+    job.refresh_from_db(fields=["result_frames"])
+    kept = [index for index in job.result_frames if job.result_frame_path(index).is_file()]
+    # One UPDATE ... WHERE pk IN (...) per track and chunk: a video has few tracks and many detections, and
+    # loading the rows as model instances to bulk_update them cost two seconds for 3,000 detections.
+    detections_by_track: dict[int | None, list[int]] = {}
+    for pk, frame_index, face_index in job.detections.order_by().values_list("pk", "frame_index", "face_index"):
+        detections_by_track.setdefault(track_ids.get((frame_index, face_index)), []).append(pk)
+
+    def write_track_ids() -> None:
+        for track_id, pks in detections_by_track.items():
+            for start in range(0, len(pks), TRACK_UPDATE_CHUNK):
+                Detection.objects.filter(pk__in=pks[start : start + TRACK_UPDATE_CHUNK]).update(track_id=track_id)
+
+    return job_succeed(
+        job=job,
+        summary=asdict(summary),
+        then=write_track_ids,
+        result_frames=kept,
+        frames_total=summary.frames_analyzed,
+    )
+
+
+def job_succeed(*, job: Job, summary: dict, then: Callable[[], None] | None = None, **fields) -> bool:
+    """Mark a RUNNING job SUCCEEDED with its summary (and ``fields``); ``then`` writes more in the same transaction."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+            status=Job.Status.SUCCEEDED, summary=summary, finished_at=now, heartbeat_at=now, **fields
+        )
+        if changed != 1:
+            return False
+        if then is not None:
+            then()
+        transaction.on_commit(partial(job_ended, job.pk))
+    return True
+
+
+def job_fail(*, job: Job, error: str) -> bool:
+    """Mark an active job FAILED with a message for its owner."""
+    return _job_end(job, Job.Status.FAILED, error[:ERROR_MAX_LENGTH])
+
+
+def job_cancel(*, job: Job) -> bool:
+    """Cancel a PENDING or RUNNING job; its workers notice within a second and stop every part."""
+    return _job_end(job, Job.Status.CANCELLED, "")
+
+
+def _job_end(job: Job, status: str, error: str) -> bool:
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE_STATUSES).update(
+            status=status, error=error, finished_at=now
+        )
+        if changed != 1:
+            return False
+        part_error = error or CANCELLED_PART
+        job.parts.filter(status__in=(JobPart.Status.PENDING, JobPart.Status.RUNNING)).update(
+            status=JobPart.Status.FAILED, error=part_error[:ERROR_MAX_LENGTH]
+        )
+        transaction.on_commit(partial(job_ended, job.pk))
+    return True
+
+
+def job_ended(job_pk: int) -> None:
+    """After a job reached a final state: its upload goes at once, and watchers get the final snapshot."""
+    job = Job.objects.filter(pk=job_pk).first()
+    if job is None:
+        return
+    upload_delete(job=job)
+    events.send_job_event(job.public_id, events.finished_message(job_snapshot(job)))
+
+
+def upload_delete(*, job: Job) -> bool:
+    """Delete the job's upload (a file, or a study's folder of videos) if it still exists."""
+    path = job.upload_path
+    if path is None or not path.exists():
+        return False
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+    return True
+
+
+def job_delete(*, job: Job) -> None:
+    """Delete a job with its upload and result frames (a running job is cancelled first so workers stop)."""
+    job_cancel(job=job)
+    upload_delete(job=job)
+    shutil.rmtree(job.results_dir, ignore_errors=True)
+    job.delete()
+
+
+def job_retry(*, job: Job) -> bool:
+    """Put a FAILED or CANCELLED job back in the queue (admin); False when it is not ended or its upload is gone."""
+    if job.upload_path is None or not job.upload_path.is_file():
+        return False
+    with transaction.atomic():
+        changed = Job.objects.filter(pk=job.pk, status__in=(Job.Status.FAILED, Job.Status.CANCELLED)).update(
+            status=Job.Status.PENDING, attempts=0, error="", started_at=None, finished_at=None, heartbeat_at=None
+        )
+        if changed != 1:
+            return False
+        _results_reset(job)
+        transaction.on_commit(partial(job_enqueue, job.pk))
+    return True
