@@ -66,7 +66,7 @@ def train_tiny_model(directory: Path) -> Path:
 
 
 def validated_upload(path: Path, name: str | None = None):
-    """The ValidatedUpload the web side would hand to job_create for this file."""
+    """The ValidatedUpload the web side would hand to job_create: the file stored once under uploads/ and checked."""
     upload = SimpleUploadedFile(name or path.name, path.read_bytes())
     return validate_upload(upload)
 

@@ -1,6 +1,6 @@
 """manage.py analyze PATH: find and classify the faces of one image or video, optionally as JSON and annotated.
 
-An image passes the web upload's own checks first (predictions.validators.check_image_file): a header that
+An image passes the web upload's own checks first (predictions.validators.check_media_file): a header that
 claims more pixels than GENREC_MAX_IMAGE_PIXELS gets the same one-line refusal, and a truncated image is
 analysed with a warning.
 """
@@ -19,7 +19,7 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from predictions.validators import ImageTruncated, UploadRejected, check_image_file
+from predictions.validators import ImageTruncated, UploadRejected, check_media_file
 from workers.management.arguments import positive_int
 from workers.pipeline.analysis import Analyzer
 from workers.pipeline.annotation import annotate
@@ -70,7 +70,7 @@ class Command(BaseCommand):
     def _check_image(self, path: Path) -> None:
         """The web upload's checks: a refusal ends the command with its message; a truncated image only warns."""
         try:
-            check_image_file(path)
+            check_media_file(path, "image")
         except ImageTruncated:
             self.stderr.write(f"warning: {path.name} is truncated: only the part of the image that decodes is analysed")
         except UploadRejected as refusal:
