@@ -6,7 +6,6 @@ import os
 # BLAS threads fighting OpenCV's make two processes slower than one.
 for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
-os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", os.environ.get("GENREC_MAX_IMAGE_PIXELS", "40000000"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "genrec_site.settings")
 
 from celery import Celery  # noqa: E402

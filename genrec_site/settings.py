@@ -7,8 +7,6 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from workers.pipeline.model import default_model_dir
-
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -54,6 +52,13 @@ def envsecret(name: str) -> str | None:
         return Path(path).read_text().strip()
     return None
 
+
+# The upload pixel limit is OpenCV's own limit too; OpenCV reads it once, when it loads, so it is set here,
+# before the pipeline (and with it cv2) is imported below.
+GENREC_MAX_IMAGE_PIXELS = envint("GENREC_MAX_IMAGE_PIXELS", 40_000_000)
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(GENREC_MAX_IMAGE_PIXELS))
+
+from workers.pipeline.model import default_model_dir  # noqa: E402
 
 DEBUG = envbool("DEBUG", False)
 
@@ -219,7 +224,6 @@ AXES_VERBOSE = False  # no banner on every start: a command's refusal stays the 
 # Read by the pipeline (GENREC_MODEL_DIR, else models/default), so the command line and the site agree.
 GENREC_MODEL_DIR = default_model_dir()
 GENREC_MAX_UPLOAD_BYTES = envint("GENREC_MAX_UPLOAD_BYTES", 200 * 1024 * 1024)
-GENREC_MAX_IMAGE_PIXELS = envint("GENREC_MAX_IMAGE_PIXELS", 40_000_000)
 GENREC_MAX_VIDEO_FRAMES = envint("GENREC_MAX_VIDEO_FRAMES", 54_000)
 GENREC_MAX_VIDEO_SECONDS = envint("GENREC_MAX_VIDEO_SECONDS", 30 * 60)
 GENREC_DEFAULT_EVERY_N_FRAMES = envint("GENREC_DEFAULT_EVERY_N_FRAMES", 1)

@@ -27,7 +27,14 @@ from workers.pipeline.study import METADATA_FILE, VIDEO_SUFFIXES, StudyVideo, st
 from workers.pipeline.types import MALE
 
 from .formatting import megabytes
-from .validators import SNIFF_BYTES, UploadRejected, check_video_file, sanitize_display_name, sniff_type
+from .validators import (
+    COPY_CHUNK_BYTES,
+    SNIFF_BYTES,
+    UploadRejected,
+    check_video_file,
+    sanitize_display_name,
+    sniff_type,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +42,6 @@ ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # an archive with entries, or a
 ENCRYPTED_FLAG = 0x1
 # Folders and the odd file per video (macOS "._" twins) are fine; a listing far beyond that is not a study.
 MAX_ENTRIES_PER_VIDEO = 10
-COPY_CHUNK_BYTES = 1024 * 1024
 # Unpacked, never looked at: what archivers and FakeAVCeleb add beside the videos.
 IGNORED_NAMES = {".ds_store", "thumbs.db", "desktop.ini", METADATA_FILE.lower()}
 IGNORED_FOLDERS = {"__macosx"}

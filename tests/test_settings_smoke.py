@@ -51,6 +51,21 @@ def test_settings_take_the_model_folder_from_the_pipeline(tmp_path):
     assert loaded.stdout.strip() == str(tmp_path)
 
 
+def test_the_upload_pixel_limit_is_read_once_and_is_opencvs_limit_too():
+    loaded = load_settings("GENREC_MAX_IMAGE_PIXELS", SECRET_KEY="k" * 50, GENREC_MAX_IMAGE_PIXELS="1234")
+    opencv = subprocess.run(
+        [sys.executable, "-c", "import os, genrec_site.settings; print(os.environ['OPENCV_IO_MAX_IMAGE_PIXELS'])"],
+        cwd=REPO_ROOT,
+        env={"PATH": os.environ.get("PATH", ""), "SECRET_KEY": "k" * 50, "GENREC_MAX_IMAGE_PIXELS": "1234"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert loaded.stdout.strip() == "1234"
+    assert opencv.stdout.strip() == "1234", opencv.stderr
+
+
 @pytest.mark.parametrize(
     ("value", "expected"), [("1", True), (" Yes ", True), ("on", True), ("0", False), ("off", False), ("", None)]
 )
