@@ -237,11 +237,9 @@ def check_image_file(path: Path) -> tuple[int, int]:
 def check_video_file(path: Path) -> VideoInfo:
     """What video.probe says about a video that decodes from its first to its last frame within the limits."""
     try:
-        info = probe(path)
+        info = probe(path)  # opens the file and decodes its first frame
     except VideoReadError:
-        raise UploadRejected(UNREADABLE_MESSAGE) from None
-    if not _frame_decodes(path, 0):
-        raise UploadRejected("This video has no frame we can decode.")
+        raise UploadRejected(_unreadable_video_message(path)) from None
     refusal = video_refusal(info)
     if refusal:
         raise UploadRejected(refusal)
@@ -252,6 +250,15 @@ def check_video_file(path: Path) -> VideoInfo:
     if frames > 1 and not any(_frame_decodes(path, position) for position in end_positions if position > 0):
         raise UploadRejected(TRUNCATED_VIDEO_MESSAGE)
     return info
+
+
+def _unreadable_video_message(path: Path) -> str:
+    """Why probe failed, as a person reads it: not a video at all, or a video without a frame that decodes."""
+    capture = cv2.VideoCapture(str(path))
+    try:
+        return "This video has no frame we can decode." if capture.isOpened() else UNREADABLE_MESSAGE
+    finally:
+        capture.release()
 
 
 def video_refusal(info: VideoInfo) -> str | None:
