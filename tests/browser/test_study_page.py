@@ -13,6 +13,12 @@ pytestmark = pytest.mark.browser
 live_site = site.live_site
 browser_page = site.browser_page
 STAFF_PASSWORD = "a-long-staff-pass-phrase"
+# Each number input of the form: its corner radius, its width and the width of the column it sits in.
+NUMBER_INPUTS = """() => [...document.querySelectorAll('[data-study-form] input[type=number]')].map((input) => [
+  getComputedStyle(input).borderTopLeftRadius,
+  Math.round(input.getBoundingClientRect().width),
+  Math.round(input.parentElement.clientWidth),
+])"""
 
 
 def log_in_as_staff(live_site, page) -> None:
@@ -45,6 +51,10 @@ def test_staff_uploads_a_study_zip_and_follows_it_to_its_report(live_site, brows
     page = browser_page
     page.set_default_timeout(30_000)
     log_in_as_staff(live_site, page)
+    # The number inputs look like the site's other fields: rounded, the full width of their column.
+    inputs = page.evaluate(NUMBER_INPUTS)
+    assert len(inputs) >= 2 and all(radius == "10px" and width == column for radius, width, column in inputs), inputs
+    site.screenshot(page, "study_page.png")
 
     hostile = study_zip(tmp_path / "escape.zip", {"../../" + STUDY_ENTRIES[0]: b"\x00" * 100})
     page.set_input_files("#study-file", str(hostile))
