@@ -6,10 +6,8 @@ import sys
 
 from django.core.exceptions import ImproperlyConfigured
 
-SECRET_HINT = (
-    "GEN_REC: no secret key. Set SECRET_KEY, or SECRET_KEY_FILE=var/secret_key (the quick start's, "
-    "made by `make run` or `make admin`), or DEBUG=1 for local development."
-)
+# Follows the settings' own message: where the quick start keeps its secret, and how to pass it.
+SECRET_HINT = "For the quick start's secret (made by `make run` or `make admin`) set SECRET_KEY_FILE=var/secret_key."
 
 
 def main() -> None:
@@ -22,7 +20,7 @@ def main() -> None:
     except ImproperlyConfigured as error:
         if "SECRET_KEY" not in str(error):
             raise
-        print(SECRET_HINT, file=sys.stderr)
+        print(f"{error} {SECRET_HINT}", file=sys.stderr)
         sys.exit(1)
 
 

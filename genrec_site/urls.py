@@ -11,5 +11,5 @@ urlpatterns = [
     path("accounts/", include("predictions.account_urls")),
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico where no page names an icon (the admin, a downloaded file): the static one.
-    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.ico"))),
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.ico")), name="favicon"),
 ]
