@@ -20,7 +20,7 @@ import pytest
 import redis
 from skimage import data
 
-from tests.browser.accessibility import assert_accessible
+from tests.browser.page_checks import ARTIFACTS, record_failed_requests, screenshot
 from tests.predictions.web_factories import astronaut_video
 
 pytestmark = pytest.mark.browser
@@ -42,7 +42,6 @@ CHROMIUM_ARGS = [
 REDIS_SERVER = urllib.parse.urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379")._replace(path="").geturl()
 REDIS_DATABASES = (12, 13, 14, 15)
 CLAIM_KEY = "genrec-browser-test-claim"
-ARTIFACTS = REPO_ROOT / "test-artifacts"
 JOB_TIMEOUT_MS = 180_000
 
 
@@ -187,29 +186,6 @@ def browser_page():
             browser.close()
 
 
-def screenshot(page, name: str) -> Path:
-    """Check the page as it is now with axe-core, then keep a full-page picture of it in test-artifacts/."""
-    assert_accessible(page, name)
-    text = page.inner_text("body")
-    assert "{#" not in text and "{%" not in text, f"template syntax shown on {name}"
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / name
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
-def record_failed_requests(page) -> list[str]:
-    """Every response of 400 or more the page's requests get from here on, as "status url"."""
-    failed: list[str] = []
-
-    def note(response) -> None:
-        if response.status >= 400:
-            failed.append(f"{response.status} {response.url}")
-
-    page.on("response", note)
-    return failed
-
-
 def sign_up(page, base_url: str, username: str, screenshot_name: str | None = None) -> None:
     if not page.url.endswith("/accounts/signup/"):
         page.goto(base_url + "/accounts/signup/")
@@ -347,14 +323,22 @@ def test_sign_up_upload_a_video_and_watch_it_analysed_live(live_site, browser_pa
     page.goto(base_url + "/jobs/")
     assert "astronaut.jpg" in page.inner_text("table")
     screenshot(page, "my_jobs.png")
+    page.set_viewport_size({"width": 375, "height": 800})
+    screenshot(page, "my_jobs_narrow.png")
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.get_by_role("link", name="Change password", exact=True).click()
     screenshot(page, "password_change.png")
+    page.goto(base_url + "/admin/login/")
+    screenshot(page, "admin_login.png")
     missing = f"{base_url}/jobs/{uuid.uuid4()}/"
     assert page.goto(missing).status == 404
     screenshot(page, "not_found.png")
 
     icon = page.request.get(base_url + "/favicon.ico")
     assert icon.status == 200 and icon.headers["content-type"].startswith("image/")
+    page.goto(base_url + "/try/")
+    page.click("button:has-text('Log out')")
+    screenshot(page, "logged_out.png")
     expected = {f"404 {missing}"}  # the refused upload's 400 is an answer to the API, not a page's request
     assert [line for line in failed_requests if line not in expected and "/api/jobs/" not in line] == []
 
