@@ -18,6 +18,7 @@
   }
 
   const percent = (value) => (value === null || value === undefined ? "—" : Math.round(value * 100) + "%");
+  const fixed = (value, digits) => (value === null || value === undefined ? "—" : Number(value).toFixed(digits));
   const SITE_NAME = "GEN_REC";
 
   /** "Done", "Running 40%": the job's state in the words the page shows (the tab title names it too). */
@@ -53,7 +54,6 @@
     const persons = plural((summary.persons || []).length, "person");
     return "Video: " + verdict(summary.label, summary.mean_confidence) + " mean confidence; " + persons + ", " + frames + ".";
   }
-  const fixed = (value, digits) => (value === null || value === undefined ? "—" : Number(value).toFixed(digits));
 
   function labelCell(label) {
     const cell = document.createElement("td");
