@@ -1,4 +1,5 @@
-# GEN_REC: `make run` starts the whole site on this machine, `make test` runs the test suite.
+# GEN_REC: `make run` starts the whole site on this machine, `make admin` creates a staff account for it,
+# `make test` runs the test suite.
 PYTHON ?= python3
 VENV ?= $(or $(GENREC_VENV),.venv)
 BIN := $(VENV)/bin
@@ -6,10 +7,14 @@ RUN_ARGS ?=
 PYTEST_ARGS ?=
 BENCH_RESULTS ?= bench/results
 
-.PHONY: run test install-dev chromium lint format migrations-check bench
+.PHONY: run admin test install-dev chromium lint format migrations-check bench
 
 run:
 	$(PYTHON) scripts/run.py $(RUN_ARGS)
+
+# Django's createsuperuser with the quick start's database and its secret in var/secret_key (made if missing).
+admin:
+	$(PYTHON) scripts/run.py --admin
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -1,10 +1,15 @@
 """Top-level URLs: the app, accounts, admin. No public media alias: files go through owner-checked views."""
 
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
+from django.views.generic import RedirectView
 
 urlpatterns = [
     path("", include("predictions.urls")),
     path("accounts/", include("predictions.account_urls")),
     path("admin/", admin.site.urls),
+    # Browsers ask for /favicon.ico where no page names an icon (the admin, a downloaded file): the static one.
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("favicon.ico")), name="favicon"),
 ]

@@ -2,6 +2,7 @@
 """Quick start: venv, requirements, migrations, default model, Redis (embedded if none answers), web + worker + beat.
 
 Usage: python3 scripts/run.py [--host 127.0.0.1] [--port 8000] [--concurrency 2] [--venv PATH]
+       python3 scripts/run.py --admin   (`make admin`: create a staff account with the quick start's settings)
 
 Needs only Python 3.11+. The virtual environment is `.venv` at the project root unless --venv or GENREC_VENV
 names another (the test suite reuses its own that way). Ctrl-C stops every process this script started.
@@ -30,6 +31,8 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 ASGI_APP = "genrec_site.asgi:application"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 READY_TIMEOUT_SECONDS = 90.0
+# The line each background process prints once it serves: the URL is printed only after all of them.
+READY_MARKERS = {"worker": " ready.", "beat": "beat: Starting..."}
 STOP_GRACE_SECONDS = 15.0
 
 _output_lock = threading.Lock()
@@ -51,6 +54,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address daphne listens on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
     parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes (default 2)")
+    parser.add_argument(
+        "--admin",
+        action="store_true",
+        help="create a staff account (Django's createsuperuser) with the quick start's database and secret, and exit",
+    )
     parser.add_argument(
         "--venv",
         type=Path,
@@ -170,9 +178,13 @@ class Supervisor:
 
     def __init__(self) -> None:
         self.processes: list[tuple[str, subprocess.Popen]] = []
+        self.ready: dict[str, threading.Event] = {}
 
-    def start(self, name: str, command: list[str]) -> subprocess.Popen:
-        """Start command as name; its output lines are printed prefixed with the name."""
+    def start(self, name: str, command: list[str], ready_marker: str | None = None) -> subprocess.Popen:
+        """Start command as name; its output lines are printed prefixed with the name.
+
+        With ready_marker, self.ready[name] is set once a line of its output contains that text.
+        """
         process = subprocess.Popen(
             command,
             cwd=PROJECT_ROOT,
@@ -184,16 +196,19 @@ class Supervisor:
             # Its own group: Ctrl-C reaches only this launcher, which then stops every group in order.
             start_new_session=True,
         )
-        threading.Thread(target=self._echo, args=(name, process), daemon=True).start()
+        ready = self.ready[name] = threading.Event()
+        threading.Thread(target=self._echo, args=(name, process, ready, ready_marker), daemon=True).start()
         self.processes.append((name, process))
         return process
 
     @staticmethod
-    def _echo(name: str, process: subprocess.Popen) -> None:
+    def _echo(name: str, process: subprocess.Popen, ready: threading.Event, marker: str | None) -> None:
         for line in process.stdout:
             with _output_lock:
                 sys.stdout.write(f"{name:<6} | {line}")
                 sys.stdout.flush()
+            if marker and marker in line:
+                ready.set()
 
     def exited(self) -> tuple[str, int] | None:
         """The name and exit code of a process that has stopped, if any."""
@@ -236,21 +251,32 @@ def browsable_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def wait_for_web(url: str, supervisor: Supervisor, stop_requested: threading.Event) -> None:
-    """Wait until the web process answers HTTP at url."""
+def web_answers(url: str) -> bool:
+    """True when the web process answers HTTP at url (whatever /healthz says of its own troubles)."""
+    try:
+        with urllib.request.urlopen(url + "healthz", timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+def wait_until_ready(url: str, supervisor: Supervisor, stop_requested: threading.Event) -> None:
+    """Wait until the web process answers at url and every process with a ready marker has printed it."""
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    web_ready = False
     while time.monotonic() < deadline and not stop_requested.is_set():
         if exited := supervisor.exited():
             raise QuickStartError(f"{exited[0]} exited with code {exited[1]} while starting")
-        try:
-            with urllib.request.urlopen(url + "healthz", timeout=2):
-                return
-        except urllib.error.HTTPError:
-            return  # it answers; /healthz reports its own troubles
-        except OSError:
-            time.sleep(0.3)
+        web_ready = web_ready or web_answers(url)
+        waiting = [name for name in READY_MARKERS if not supervisor.ready[name].is_set()]
+        if web_ready and not waiting:
+            return
+        time.sleep(0.3)
     if not stop_requested.is_set():
-        raise QuickStartError(f"the web process did not answer at {url} within {READY_TIMEOUT_SECONDS:.0f} s")
+        late = ([] if web_ready else ["web"]) + [name for name in READY_MARKERS if not supervisor.ready[name].is_set()]
+        raise QuickStartError(f"{', '.join(late)} not ready within {READY_TIMEOUT_SECONDS:.0f} s")
 
 
 def start_embedded_redis(supervisor: Supervisor, url: str) -> None:
@@ -285,13 +311,16 @@ def serve(args: argparse.Namespace) -> int:
 
         supervisor.start("web", [python, "-m", "daphne", "-b", args.host, "-p", str(args.port), ASGI_APP])
         celery = [python, "-m", "celery", "-A", "genrec_site"]
-        supervisor.start("worker", celery + ["worker", "--loglevel=INFO", f"--concurrency={args.concurrency}"])
+        worker = celery + ["worker", "--loglevel=INFO", f"--concurrency={args.concurrency}"]
+        supervisor.start("worker", worker, READY_MARKERS["worker"])
         # Exactly one beat: it schedules the media purge and the stale-job reaper.
-        supervisor.start("beat", celery + ["beat", "--loglevel=INFO", f"--schedule={VAR_DIR / 'celerybeat-schedule'}"])
+        beat = celery + ["beat", "--loglevel=INFO", f"--schedule={VAR_DIR / 'celerybeat-schedule'}"]
+        supervisor.start("beat", beat, READY_MARKERS["beat"])
 
         url = f"http://{browsable_host(args.host)}:{args.port}/"
-        wait_for_web(url, supervisor, stop_requested)
+        wait_until_ready(url, supervisor, stop_requested)
         if not stop_requested.is_set():
+            say("first staff account (admin, study page): make admin, or python3 scripts/run.py --admin")
             say(f"GEN_REC is running at {url}  (Ctrl-C stops web, worker, beat and an embedded Redis)")
         while not stop_requested.wait(0.5):
             if exited := supervisor.exited():
@@ -307,6 +336,22 @@ def serve(args: argparse.Namespace) -> int:
         say("stopped")
 
 
+def create_admin() -> int:
+    """Migrate, then Django's createsuperuser with the quick start's settings (its generated secret included).
+
+    Without a terminal it runs with --noinput, reading DJANGO_SUPERUSER_USERNAME, _EMAIL and _PASSWORD.
+    """
+    configure_environment()
+    manage = [sys.executable, "manage.py"]
+    try:
+        subprocess.run(manage + ["migrate", "--noinput"], cwd=PROJECT_ROOT, check=True, stdout=subprocess.DEVNULL)
+    except subprocess.CalledProcessError as error:
+        say(f"error: {error}")
+        return 1
+    create = manage + ["createsuperuser"] + ([] if sys.stdin.isatty() else ["--noinput"])
+    return subprocess.run(create, cwd=PROJECT_ROOT).returncode
+
+
 def main(argv: list[str]) -> int:
     """Bootstrap the virtual environment, then run the site from inside it."""
     # Users start this with whatever python3 they have: say so plainly rather than fail later in pip.
@@ -319,7 +364,7 @@ def main(argv: list[str]) -> int:
     if not running_in(venv_dir):
         os.environ["GENREC_VENV"] = str(venv_dir)
         os.execv(python, [str(python), str(Path(__file__).resolve()), *argv])
-    return serve(args)
+    return create_admin() if args.admin else serve(args)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""`make run` in a fresh clone without Redis: the site comes up, processes an uploaded photo, Ctrl-C stops it all."""
+"""`make admin` and `make run` in a fresh clone without Redis: the staff account logs into the admin, the site
+processes an uploaded photo, Ctrl-C stops it all."""
 
 from __future__ import annotations
 
@@ -133,13 +134,39 @@ def test_with_redis_runs_a_command_beside_an_embedded_redis_and_stops_it():
     assert failing.returncode == 7
 
 
+@pytest.mark.parametrize("command", [["check"], ["createsuperuser", "--noinput", "--username", "nobody"]])
+def test_manage_without_a_secret_says_what_to_set_in_one_line(command):
+    env = {name: value for name, value in os.environ.items() if name not in INHERITED_SETTINGS}
+    result = subprocess.run(
+        [sys.executable, "manage.py", *command], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "SECRET_KEY_FILE=var/secret_key" in result.stderr and "make admin" in result.stderr
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(START_TIMEOUT_SECONDS + JOB_TIMEOUT_SECONDS + 120)
+@pytest.mark.timeout(START_TIMEOUT_SECONDS + JOB_TIMEOUT_SECONDS + 300)
 def test_quickstart_in_a_fresh_clone_processes_an_upload_and_stops_cleanly(fresh_clone):
     redis_port, web_port = free_port(), free_port()
     assert listening_addresses(redis_port) == [], "the chosen Redis port must be free so the embedded one starts"
     env = {name: value for name, value in os.environ.items() if name not in INHERITED_SETTINGS}
     env |= {"REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "GENREC_VENV": sys.prefix}
+
+    # The documented first staff account, before the site has ever started (no database, no secret yet).
+    admin_password = "staff-" + uuid.uuid4().hex
+    admin_env = env | {
+        "DJANGO_SUPERUSER_USERNAME": "ada",
+        "DJANGO_SUPERUSER_EMAIL": "ada@example.org",
+        "DJANGO_SUPERUSER_PASSWORD": admin_password,
+    }
+    made = subprocess.run(
+        ["make", "admin"], cwd=fresh_clone, env=admin_env, stdin=subprocess.DEVNULL, capture_output=True, text=True
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "Superuser created successfully." in made.stdout, made.stdout + made.stderr
+
     launcher = subprocess.Popen(
         ["make", "run", f"RUN_ARGS=--port {web_port} --concurrency 1"],
         cwd=fresh_clone,
@@ -163,6 +190,18 @@ def test_quickstart_in_a_fresh_clone_processes_an_upload_and_stops_cleanly(fresh
     try:
         base_url = wait_for_url(lines, launcher)
         started = descendants(launcher.pid)
+        # The URL is the last line of the start: web, worker and beat all said they were ready before it.
+        before_url = "".join(transcript)
+        assert "worker | " in before_url and " ready." in before_url, before_url[-3000:]
+        assert "beat: Starting..." in before_url, before_url[-3000:]
+        time.sleep(2)
+        assert "GEN_REC is running at " in transcript[-1], "".join(transcript[-10:])
+
+        staff = SiteClient(base_url)
+        landed = staff.submit_form("admin/login/?next=/admin/", {"username": "ada", "password": admin_password})
+        assert landed == base_url + "admin/", landed
+        status, admin_page = staff.request("admin/")
+        assert status == 200 and b"Site administration" in admin_page
 
         # The embedded Redis listens on this machine only.
         assert listening_addresses(redis_port) == ["0100007F"]

@@ -19,6 +19,41 @@
 
   const percent = (value) => (value === null || value === undefined ? "—" : Math.round(value * 100) + "%");
   const fixed = (value, digits) => (value === null || value === undefined ? "—" : Number(value).toFixed(digits));
+  const SITE_NAME = "GEN_REC";
+
+  /** "Done", "Running 40%": the job's state in the words the page shows (the tab title names it too). */
+  function stateText(job) {
+    const word = STATUS_TEXT[job.status] || job.status;
+    return job.status === "RUNNING" ? word + " " + (job.progress || 0) + "%" : word;
+  }
+
+  /** "Image · 512 × 512", "Video · 1280 × 720 · every 2nd frame": only the parts the job has, one separator each. */
+  function metaText(job) {
+    const parts = [job.kind === "video" ? "Video" : "Image"];
+    if (job.width && job.height) parts.push(job.width + " × " + job.height);
+    if (job.kind === "video") parts.push(samplingText(job.every_n_frames));
+    return parts.join(" · ");
+  }
+
+  /** "female, 90%": a label and its confidence, as a sentence reads them. */
+  const verdict = (label, confidence) => (label || "no label") + ", " + percent(confidence);
+  const plural = (count, word) => count + " " + word + (count === 1 ? "" : "s");
+
+  /** The outcome of an ended job in words, for the live region: "1 face found: female, 90%". */
+  function outcomeText(job) {
+    if (job.status === "FAILED") return "The analysis failed: " + (job.error || "no reason was recorded.");
+    if (job.status === "CANCELLED") return "The analysis was cancelled.";
+    if (job.kind !== "video") {
+      const faces = job.latest_faces || [];
+      if (!faces.length) return "No face found in this image.";
+      return plural(faces.length, "face") + " found: " + faces.map((face) => verdict(face.label, face.confidence)).join("; ");
+    }
+    const summary = job.summary || {};
+    const frames = plural(summary.frames_analyzed ?? job.frames_done ?? 0, "frame") + " analysed";
+    if (!summary.label) return "No face found: " + frames + ".";
+    const persons = plural((summary.persons || []).length, "person");
+    return "Video: " + verdict(summary.label, summary.mean_confidence) + " mean confidence; " + persons + ", " + frames + ".";
+  }
 
   function labelCell(label) {
     const cell = document.createElement("td");
@@ -70,6 +105,7 @@
 
     start() {
       this.panel.hidden = false;
+      this.field("announcement").textContent = "";
       this.renderAll();
       if (!FINAL.has(this.job.status)) this.connect();
     }
@@ -121,6 +157,7 @@
     }
 
     finish() {
+      if (!this.stopped) this.field("announcement").textContent = outcomeText(this.job);
       this.stopped = true;
       this.setConnection("");
       if (this.socket && this.socket.readyState <= WebSocket.OPEN) this.socket.close();
@@ -181,10 +218,7 @@
     renderAll() {
       const job = this.job;
       this.field("original_name").textContent = job.original_name;
-      this.field("kind").textContent = job.kind === "video" ? "Video" : "Image";
-      this.field("dimensions").textContent = job.width && job.height ? job.width + " × " + job.height : "";
-      this.field("sampling").textContent =
-        job.kind === "video" ? samplingText(job.every_n_frames) : "";
+      this.field("meta").textContent = metaText(job);
       for (const link of this.panel.querySelectorAll("[data-link]")) {
         const url = job.urls[link.dataset.link];
         if (url) link.setAttribute("href", url);
@@ -208,6 +242,7 @@
       const status = this.field("status");
       status.textContent = STATUS_TEXT[job.status] || job.status;
       status.dataset.status = job.status;
+      document.title = job.original_name + " · " + stateText(job) + " · " + SITE_NAME;
       const value = job.status === "SUCCEEDED" ? 100 : job.progress || 0;
       const bar = this.$("[data-progress]");
       bar.setAttribute("aria-valuenow", String(value));

@@ -5,7 +5,8 @@
   const SVG_NS = "http://www.w3.org/2000/svg";
   const HEIGHT = 180;
   const MIN_WIDTH = 320;
-  const PAD = { left: 40, right: 12, top: 12, bottom: 28 };
+  // The right margin holds the "female" and "male" band labels, outside the plot where the curve cannot cover them.
+  const PAD = { left: 40, right: 56, top: 12, bottom: 28 };
   const PLOT_H = HEIGHT - PAD.top - PAD.bottom;
 
   function element(name, attributes, text) {
@@ -78,8 +79,9 @@
       for (const [p, label] of [[1, "1.0"], [0.5, "0.5"], [0, "0.0"]]) {
         svg.appendChild(element("text", { x: PAD.left - 6, y: y(p) + 4, "text-anchor": "end", class: "axis-text" }, label));
       }
-      svg.appendChild(element("text", { x: PAD.left + 6, y: y(1) + 13, class: "axis-text" }, "female"));
-      svg.appendChild(element("text", { x: PAD.left + 6, y: y(0) - 5, class: "axis-text" }, "male"));
+      const bandLabelX = PAD.left + plotWidth + 8;
+      svg.appendChild(element("text", { x: bandLabelX, y: y(0.75) + 4, class: "axis-text band-label-female" }, "female"));
+      svg.appendChild(element("text", { x: bandLabelX, y: y(0.25) + 4, class: "axis-text band-label-male" }, "male"));
       const endLabel = this.fps > 0 ? formatSeconds(span / this.fps) : "frame " + span;
       svg.appendChild(element("text", { x: PAD.left, y: HEIGHT - 8, class: "axis-text" }, this.fps > 0 ? "0 s" : "frame 0"));
       svg.appendChild(element("text", { x: PAD.left + plotWidth, y: HEIGHT - 8, "text-anchor": "end", class: "axis-text" }, endLabel));

@@ -144,6 +144,7 @@
     const panel = document.querySelector("[data-job-panel]");
     const another = document.querySelector("[data-another]");
     const tryUrl = window.location.pathname;
+    const tryTitle = document.title;
     let view = null;
 
     const upload = setUp(form, {
@@ -157,6 +158,8 @@
         view = window.GenrecJob.follow(panel, job);
         // The address becomes the job's own page, so a reload or a shared link shows this job.
         window.history.pushState({ job: job.id }, "", job.urls.page);
+        // Keyboard and screen-reader users land on the result, whose heading names the file.
+        panel.querySelector("#job-title").focus({ preventScroll: true });
         panel.scrollIntoView({ behavior: "smooth", block: "start" });
       },
     });
@@ -170,6 +173,7 @@
       view = null;
       panel.hidden = true;
       another.hidden = true;
+      document.title = tryTitle;
       upload.reset();
       form.hidden = false;
       upload.focus();

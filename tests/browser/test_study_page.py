@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import test_try_it_now as site
+from tests.browser.page_checks import screenshot
 from tests.study_helpers import STUDY_ENTRIES, face_study_zip, study_zip
 
 pytestmark = pytest.mark.browser
@@ -13,6 +14,12 @@ pytestmark = pytest.mark.browser
 live_site = site.live_site
 browser_page = site.browser_page
 STAFF_PASSWORD = "a-long-staff-pass-phrase"
+# Each number input of the form: its corner radius, its width and the width of the column it sits in.
+NUMBER_INPUTS = """() => [...document.querySelectorAll('[data-study-form] input[type=number]')].map((input) => [
+  getComputedStyle(input).borderTopLeftRadius,
+  Math.round(input.getBoundingClientRect().width),
+  Math.round(input.parentElement.clientWidth),
+])"""
 
 
 def log_in_as_staff(live_site, page) -> None:
@@ -45,6 +52,13 @@ def test_staff_uploads_a_study_zip_and_follows_it_to_its_report(live_site, brows
     page = browser_page
     page.set_default_timeout(30_000)
     log_in_as_staff(live_site, page)
+    # The number inputs look like the site's other fields: rounded, the full width of their column.
+    inputs = page.evaluate(NUMBER_INPUTS)
+    assert len(inputs) >= 2 and all(radius == "10px" and width == column for radius, width, column in inputs), inputs
+    screenshot(page, "study_page.png")
+    page.goto(live_site.url + "/admin/")
+    screenshot(page, "admin_index.png")
+    page.goto(live_site.url + "/studies/")
 
     hostile = study_zip(tmp_path / "escape.zip", {"../../" + STUDY_ENTRIES[0]: b"\x00" * 100})
     page.set_input_files("#study-file", str(hostile))
@@ -52,7 +66,7 @@ def test_staff_uploads_a_study_zip_and_follows_it_to_its_report(live_site, brows
     error = page.locator("[data-upload-error]")
     error.wait_for(state="visible")
     assert "points outside the archive" in error.inner_text()
-    site.screenshot(page, "study_refused.png")
+    screenshot(page, "study_refused.png")
 
     progress_seen = record_study_progress(page)
     page.set_input_files("#study-file", str(face_study_zip(tmp_path, frames=30)))
@@ -82,4 +96,4 @@ def test_staff_uploads_a_study_zip_and_follows_it_to_its_report(live_site, brows
     )
     assert page.locator("[data-study-report] figure img").count() == 2
     assert page.locator("a:has-text('study.csv')").count() == 1
-    site.screenshot(page, "study_report.png")
+    screenshot(page, "study_report.png")

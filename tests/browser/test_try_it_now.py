@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +20,7 @@ import pytest
 import redis
 from skimage import data
 
+from tests.browser.page_checks import ARTIFACTS, record_failed_requests, screenshot
 from tests.predictions.web_factories import astronaut_video
 
 pytestmark = pytest.mark.browser
@@ -34,10 +38,10 @@ CHROMIUM_ARGS = [
 ]
 # Redis databases of these tests alone (the jobs engine's integration tests use others); each run claims a free
 # one, so two runs on one machine never share a queue (a worker of one run would take the other's jobs).
-REDIS_SERVER = "redis://127.0.0.1:6379"
+# The server is REDIS_URL's (scripts/with_redis.py sets it), else the default one.
+REDIS_SERVER = urllib.parse.urlsplit(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379")._replace(path="").geturl()
 REDIS_DATABASES = (12, 13, 14, 15)
 CLAIM_KEY = "genrec-browser-test-claim"
-ARTIFACTS = REPO_ROOT / "test-artifacts"
 JOB_TIMEOUT_MS = 180_000
 
 
@@ -182,13 +186,6 @@ def browser_page():
             browser.close()
 
 
-def screenshot(page, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / name
-    page.screenshot(path=str(path), full_page=True)
-    return path
-
-
 def sign_up(page, base_url: str, username: str, screenshot_name: str | None = None) -> None:
     if not page.url.endswith("/accounts/signup/"):
         page.goto(base_url + "/accounts/signup/")
@@ -202,6 +199,13 @@ def sign_up(page, base_url: str, username: str, screenshot_name: str | None = No
 
 
 CONNECTION_TEXT = "document.querySelector('[data-job-panel] [data-field=\"connection\"]').textContent"
+FOCUSED_ID = "document.activeElement && document.activeElement.id"
+# The "male" band label sits right of the plot, where no point of the curve can be drawn over it.
+MALE_LABEL_BESIDE_PLOT = """() => {
+  const svg = document.querySelector('[data-timeline]');
+  const plotRight = Number(svg.querySelector('.midline').getAttribute('x2'));
+  return svg.querySelector('.band-label-male').getBBox().x > plotRight;
+}"""
 
 
 def status_is(status: str) -> str:
@@ -213,8 +217,11 @@ def test_sign_up_upload_a_video_and_watch_it_analysed_live(live_site, browser_pa
     base_url = live_site.url
     page = browser_page
     page.set_default_timeout(30_000)
+    failed_requests = record_failed_requests(page)
     page.goto(base_url + "/")
     screenshot(page, "welcome.png")
+    page.goto(base_url + "/accounts/login/")
+    screenshot(page, "login.png")
     page.goto(base_url + "/concept/")
     figures = page.locator("figure img")
     for index in range(figures.count()):
@@ -225,6 +232,7 @@ def test_sign_up_upload_a_video_and_watch_it_analysed_live(live_site, browser_pa
     page.click("text=Sign up")
     sign_up(page, base_url, "walter", screenshot_name="signup.png")
     screenshot(page, "try_it_now_empty.png")
+    assert page.get_by_role("link", name="Change password", exact=True).count() == 1
 
     disguised = tmp_path / "holiday.jpg"
     disguised.write_bytes(b"<?php system($_GET['c']); ?>")
@@ -246,9 +254,18 @@ def test_sign_up_upload_a_video_and_watch_it_analysed_live(live_site, browser_pa
     panel = page.locator("[data-job-panel]")
     panel.wait_for(state="visible")
     page.wait_for_url(base_url + "/jobs/*/")  # a reload from here shows this job
+    assert page.evaluate(FOCUSED_ID) == "job-title"  # focus moved to the result's heading
+    assert page.locator("h1").count() == 1
     status = panel.locator('[data-field="status"]')
     page.wait_for_function(status_is("SUCCEEDED"), timeout=JOB_TIMEOUT_MS)
     assert status.inner_text() == "Done"
+    assert page.title() == "astronaut walk.mp4 · Done · GEN_REC"
+    assert panel.locator('[data-field="meta"]').inner_text() == "Video · 320 × 320 · every 2nd frame"
+    announcement = panel.locator('[data-field="announcement"]').text_content()
+    assert re.fullmatch(r"Video: (female|male), \d+% mean confidence; \d+ persons?, 20 frames analysed\.", announcement)
+    # Socket states ("Connecting…", "Live") are shown, never announced: no live region holds them.
+    assert page.locator('[aria-live] [data-field="connection"], [role="status"] [data-field="connection"]').count() == 0
+    assert page.evaluate(MALE_LABEL_BESIDE_PLOT)
     progress = panel.locator("[data-progress]")
     assert progress.get_attribute("aria-valuenow") == "100"
     assert panel.locator('[data-field="progress"]').inner_text() == "100%"
@@ -281,7 +298,15 @@ def test_sign_up_upload_a_video_and_watch_it_analysed_live(live_site, browser_pa
     )
     faces = panel.locator("[data-faces-table] tbody tr")
     assert faces.count() >= 1
-    assert faces.first.locator("td").nth(1).inner_text() in ("Female", "Male")
+    first_label = faces.first.locator("td").nth(1).inner_text()
+    assert first_label in ("Female", "Male")
+    assert page.evaluate(FOCUSED_ID) == "job-title"
+    assert page.title() == "astronaut.jpg · Done · GEN_REC"
+    assert panel.locator('[data-field="meta"]').inner_text() == "Image · 512 × 512"
+    announcement = panel.locator('[data-field="announcement"]').text_content()
+    counted = f"{faces.count()} face{'s' if faces.count() > 1 else ''} found: "
+    assert announcement.startswith(counted + first_label.lower() + ", "), announcement
+    assert re.fullmatch(r"\d+ faces? found: (female|male), \d+%(; (female|male), \d+%)*", announcement)
     page.wait_for_function(
         "[...document.querySelectorAll('[data-gallery] img')].every((img) => img.complete && img.naturalWidth > 0)"
     )
@@ -292,10 +317,30 @@ def test_sign_up_upload_a_video_and_watch_it_analysed_live(live_site, browser_pa
     page.click("text=astronaut walk.mp4")
     page.wait_for_function(status_is("SUCCEEDED"))
     assert page.locator("[data-gallery] img").count() == video_frames_kept
+    assert page.locator("h1").all_inner_texts() == ["astronaut walk.mp4"]
+    assert page.title() == "astronaut walk.mp4 · Done · GEN_REC"
     screenshot(page, "job_page.png")
     page.goto(base_url + "/jobs/")
     assert "astronaut.jpg" in page.inner_text("table")
     screenshot(page, "my_jobs.png")
+    page.set_viewport_size({"width": 375, "height": 800})
+    screenshot(page, "my_jobs_narrow.png")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.get_by_role("link", name="Change password", exact=True).click()
+    screenshot(page, "password_change.png")
+    page.goto(base_url + "/admin/login/")
+    screenshot(page, "admin_login.png")
+    missing = f"{base_url}/jobs/{uuid.uuid4()}/"
+    assert page.goto(missing).status == 404
+    screenshot(page, "not_found.png")
+
+    icon = page.request.get(base_url + "/favicon.ico")
+    assert icon.status == 200 and icon.headers["content-type"].startswith("image/")
+    page.goto(base_url + "/try/")
+    page.click("button:has-text('Log out')")
+    screenshot(page, "logged_out.png")
+    expected = {f"404 {missing}"}  # the refused upload's 400 is an answer to the API, not a page's request
+    assert [line for line in failed_requests if line not in expected and "/api/jobs/" not in line] == []
 
 
 def test_page_reconnects_and_resyncs_after_the_server_restarts(live_site, browser_page, tmp_path):
@@ -308,6 +353,8 @@ def test_page_reconnects_and_resyncs_after_the_server_restarts(live_site, browse
     page.set_input_files("#upload-file", str(photo))
     page.click("[data-upload-button]")
     page.wait_for_function(status_is("PENDING"))
+    assert page.title() == "astronaut.jpg · Waiting · GEN_REC"
+    screenshot(page, "try_it_now_waiting.png")
     connection = page.locator('[data-job-panel] [data-field="connection"]')
     page.wait_for_function(CONNECTION_TEXT + " === 'Live'")
 
@@ -319,6 +366,7 @@ def test_page_reconnects_and_resyncs_after_the_server_restarts(live_site, browse
 
     live_site.start_worker()
     page.wait_for_function(status_is("SUCCEEDED"), timeout=JOB_TIMEOUT_MS)
+    assert page.title() == "astronaut.jpg · Done · GEN_REC"  # the tab follows the job live
     assert connection.inner_text() == ""
     page.wait_for_function("document.querySelector('[data-gallery] img')?.naturalWidth > 0")
     assert page.locator("[data-faces-table] tbody tr").count() >= 1

@@ -16,7 +16,18 @@ from predictions.models import Job
 from .web_factories import make_job
 
 # Pages anyone may open; everything else must send an anonymous visitor to a login page (or answer 401/404/405).
-PUBLIC = {"welcome", "concept", "model-figure", "healthz", "login", "signup", "logout", "admin:login", "admin:logout"}
+PUBLIC = {
+    "welcome",
+    "concept",
+    "model-figure",
+    "healthz",
+    "favicon",
+    "login",
+    "signup",
+    "logout",
+    "admin:login",
+    "admin:logout",
+}
 SECRET_NAME = "alice-private-holiday-7f3c.png"
 CONVERTER = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<parameter>[^>]+)>")
 REGEX_GROUP = re.compile(r"\(\?P<(?P<parameter>\w+)>(?P<body>[^)]*)\)")
