@@ -5,6 +5,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("predictions.urls")),
+    path("", include("predictions.api_v1.urls")),
     path("accounts/", include("predictions.account_urls")),
     path("admin/", admin.site.urls),
 ]
