@@ -13,9 +13,19 @@ DEFAULT_STUDY_EVERY_N_FRAMES = 5
 class JobCreateSerializer(serializers.Serializer):
     """A multipart upload: the file, how often to analyse a video's frames, and an optional webhook."""
 
-    file = serializers.FileField(help_text="An image (JPEG, PNG, WEBP) or video (MP4, MOV, WEBM, AVI).")
+    # Checked by the site's validators (missing, empty, type, decode), so the API answers with the site's messages.
+    file = serializers.FileField(
+        required=False,
+        allow_empty_file=True,
+        allow_null=True,
+        help_text="An image (JPEG, PNG, WEBP) or video (MP4, MOV, WEBM, AVI).",
+    )
     every_n_frames = serializers.IntegerField(
-        required=False, min_value=1, max_value=EVERY_N_FRAMES_MAX, help_text="Videos: analyse every Nth frame."
+        required=False,
+        default=None,
+        min_value=1,
+        max_value=EVERY_N_FRAMES_MAX,
+        help_text="Videos: analyse every Nth frame (default: the site's).",
     )
     webhook_url = serializers.URLField(
         required=False, max_length=500, help_text="POSTed the final snapshot, signed, when the job ends (key only)."
@@ -29,9 +39,11 @@ class JobCreateSerializer(serializers.Serializer):
 class StudyCreateSerializer(serializers.Serializer):
     """A study batch: a ZIP of FakeAVCeleb videos and how each video is sampled."""
 
-    file = serializers.FileField(help_text="A ZIP in the FakeAVCeleb layout.")
-    every_n_frames = serializers.IntegerField(required=False, min_value=1, max_value=EVERY_N_FRAMES_MAX)
-    max_frames = serializers.IntegerField(required=False, min_value=1, allow_null=True)
+    file = serializers.FileField(
+        required=False, allow_empty_file=True, allow_null=True, help_text="A ZIP in the FakeAVCeleb layout."
+    )
+    every_n_frames = serializers.IntegerField(required=False, default=None, min_value=1, max_value=EVERY_N_FRAMES_MAX)
+    max_frames = serializers.IntegerField(required=False, default=None, min_value=1, allow_null=True)
 
     def validate_every_n_frames(self, value: int | None) -> int:
         """The study page's default when not given."""

@@ -116,8 +116,6 @@ class JobListCreate(ListAPIView):
             return error_response(rejected.message, rejected.status)
         options = serializers.JobCreateSerializer(data=_upload_fields(request))
         if not options.is_valid():
-            if "file" in options.errors and request.data.get("file") is None:
-                return error_response("Choose an image or a video to upload.", 400)
             return error_response("Invalid upload options.", 400, fields=options.errors)
         return self._create(request, options.validated_data)
 
@@ -129,7 +127,7 @@ class JobListCreate(ListAPIView):
                 return error_response(refusal, 400)
         try:
             job = gateway.job_from_upload(
-                owner=request.user, file=options["file"], every_n_frames=options["every_n_frames"]
+                owner=request.user, file=options.get("file"), every_n_frames=options["every_n_frames"]
             )
         except gateway.UploadRejected as rejected:
             logger.info("API upload refused for user %s: %s", request.user.pk, rejected.message)

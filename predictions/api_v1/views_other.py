@@ -106,7 +106,7 @@ class StudyCreate(APIView):
         if not options.is_valid():
             return error_response("Invalid study options.", 400, fields=options.errors)
         try:
-            job = gateway.study_from_zip(owner=request.user, **options.validated_data)
+            job = gateway.study_from_zip(owner=request.user, **{"file": None, **options.validated_data})
         except gateway.UploadRejected as rejected:
             logger.info("API study refused for user %s: %s", request.user.pk, rejected.message)
             return error_response(rejected.message, rejected.status)
