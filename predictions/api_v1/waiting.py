@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -28,7 +27,7 @@ def wait_seconds(request: HttpRequest) -> float:
     return max(0.0, min(asked, float(settings.GENREC_API_MAX_WAIT_SECONDS)))
 
 
-@database_sync_to_async
+@sync_to_async
 def _job_is_active(public_id) -> bool:
     return Job.objects.filter(public_id=public_id, status__in=Job.ACTIVE_STATUSES).exists()
 

@@ -25,10 +25,10 @@ def test_hostile_upload_gets_the_sites_refusal_and_leaves_nothing(
     client,
     alice,
     alice_api,
-    hostile_corpus,
+    hostile_corpus,  # noqa: F811  (pytest passes the imported fixture)
     case,
     settings,
-    django_capture_on_commit_callbacks,  # noqa: F811
+    django_capture_on_commit_callbacks,
 ):
     file_name, content, message = hostile_corpus[case]
     client.force_login(alice)
