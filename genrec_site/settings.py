@@ -257,6 +257,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Everything a person does on the site, from a script. See docs/API.md.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],  # like every page but a few: signed in
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -69,6 +69,13 @@ class ModelList(APIView):
         return Response(serializers.ModelVersionSerializer(rows, many=True).data)
 
 
+def staff_study(request, public_id) -> Job:
+    """One of the staff member's studies; 404 for anyone else, as the study pages (they do not exist for them)."""
+    if not request.user.is_staff:
+        raise Http404("No such study")
+    return gateway.study_get_for_user(user=request.user, public_id=public_id)
+
+
 def study_document(job: Job) -> dict:
     """A study's snapshot, its report (once finished) and API links to its report files."""
     files = {
@@ -117,23 +124,20 @@ class StudyCreate(APIView):
 class StudyDetail(APIView):
     """One of your studies (staff)."""
 
-    permission_classes = [KeyScopePermission, IsStaff]
-
     def get(self, request, public_id):
         """The study's snapshot, its report once finished, and its downloadable files."""
-        return Response(study_document(gateway.study_get_for_user(user=request.user, public_id=public_id)))
+        return Response(study_document(staff_study(request, public_id)))
 
 
 @extend_schema(tags=["studies"], responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: ERRORS[404]})
 class StudyFile(APIView):
     """One report file of your study: study.json, study.csv, study.md, study.png or confidence_hist.png."""
 
-    permission_classes = [KeyScopePermission, IsStaff]
     content_negotiation_class = IgnoreAccept
 
     def get(self, request, public_id, name: str):
         """The file, by its allow-listed name."""
-        job = gateway.study_get_for_user(user=request.user, public_id=public_id)
+        job = staff_study(request, public_id)
         if name not in gateway.STUDY_FILES or not (job.results_dir / name).is_file():
             raise Http404("No such file")
         content_type, _ = gateway.STUDY_FILES[name]

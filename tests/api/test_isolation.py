@@ -92,10 +92,11 @@ def test_someone_else_gets_404_on_every_object(alices_things, django_user_model,
 
 
 def test_non_staff_cannot_reach_studies(alices_things, bob):
+    """As on the site: the study's pages do not exist for them (404), and starting one is forbidden (403)."""
     api = key_client(bob)
     for name, method, extra in OBJECT_ROUTES:
         if name.startswith("api-v1-study"):
-            assert call(api, method, url_of(name, alices_things, extra)).status_code == 403
+            assert call(api, method, url_of(name, alices_things, extra)).status_code == 404
     assert api.post(reverse("api-v1-studies")).status_code == 403
 
 
