@@ -11,10 +11,6 @@ import secrets
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
@@ -22,59 +18,15 @@ from websockets.sync.client import connect
 
 from bench.live_platform import Platform
 from tests.jobs_helpers import write_face_clip, write_face_image
-from tests.site_client import FORM_CONTENT_TYPE, SiteClient
+from tests.site_client import SiteClient
 
+from .api_client import ApiClient, create_key
 from .receiver import WebhookReceiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 API_DOC = Path(__file__).resolve().parents[2] / "docs" / "API.md"
-KEY = re.compile(r"grk_[0-9a-f]{8}_[A-Za-z0-9]+")
-SECRET = re.compile(r"whsec_[0-9a-f]+")
 FINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
-
-
-class ApiClient(SiteClient):
-    """The site client speaking the API with a key instead of a session."""
-
-    def __init__(self, base_url: str, key: str) -> None:
-        super().__init__(base_url)
-        self.key = key
-
-    def call(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
-        request = urllib.request.Request(
-            self.url(path), data=body, method=method, headers={"Authorization": f"Bearer {self.key}", **(headers or {})}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=120) as response:
-                return response.status, response.read(), response.headers
-        except urllib.error.HTTPError as error:
-            return error.code, error.read(), error.headers
-
-    def upload(self, name: str, content: bytes, fields: dict[str, str]) -> tuple[int, dict]:
-        boundary = uuid.uuid4().hex
-        field = '--{}\r\nContent-Disposition: form-data; name="{}"\r\n\r\n{}\r\n'
-        parts = [field.format(boundary, key, value) for key, value in fields.items()]
-        head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n\r\n'
-        body = "".join(parts).encode() + head.encode() + content + f"\r\n--{boundary}--\r\n".encode()
-        status, answer, _ = self.call(
-            "POST", "/api/v1/jobs/", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
-        )
-        return status, json.loads(answer)
-
-    def json(self, path: str, method: str = "GET") -> tuple[int, dict]:
-        status, answer, _ = self.call(method, path)
-        return status, json.loads(answer) if answer else {}
-
-
-def create_key(browser: SiteClient, name: str, scope: str) -> tuple[str, str]:
-    """Create a key on the account page, as a person does; the key and its webhook secret, read from the page."""
-    browser.request("/accounts/api-keys/")
-    form = {"name": name, "scope": scope, "csrfmiddlewaretoken": browser.cookie("csrftoken")}
-    status, page = browser.request("/accounts/api-keys/", urllib.parse.urlencode(form).encode(), FORM_CONTENT_TYPE)
-    assert status == 201, page[:500]
-    text = page.decode()
-    return KEY.search(text).group(0), SECRET.search(text).group(0)
 
 
 def follow(api: ApiClient, job_id: str) -> list[dict]:
