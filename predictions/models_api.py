@@ -12,6 +12,8 @@ class ApiKey(models.Model):
     """A person's key for scripts: shown once, kept as the sha256 of the whole key, found by its short prefix."""
 
     class Scope(models.TextChoices):
+        """Read only, or read and write."""
+
         READ = "read", "Read"
         WRITE = "write", "Read and write"
 
@@ -33,6 +35,7 @@ class ApiKey(models.Model):
 
     @property
     def can_write(self) -> bool:
+        """Whether the key may upload, cancel and delete."""
         return self.scope == self.Scope.WRITE
 
 

@@ -38,9 +38,11 @@ class IgnoreAccept(BaseContentNegotiation):
     """File downloads answer in their own type whatever the client's Accept header says."""
 
     def select_parser(self, request, parsers):
+        """The view's first parser (downloads take no body)."""
         return parsers[0] if parsers else None
 
     def select_renderer(self, request, renderers, format_suffix=None):
+        """The first renderer, only for errors: a download is a response of its own type."""
         return renderers[0], renderers[0].media_type
 
 

@@ -63,6 +63,7 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
     """A redirect could lead to an address the check refused: a 3xx is an answer, not a hop."""
 
     def redirect_request(self, *args, **kwargs):
+        """No new request: the 3xx itself is the answer."""
         return None
 
 
