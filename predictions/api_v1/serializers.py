@@ -30,6 +30,11 @@ class JobCreateSerializer(serializers.Serializer):
     webhook_url = serializers.URLField(
         required=False, max_length=500, help_text="POSTed the final snapshot, signed, when the job ends (key only)."
     )
+    model = serializers.CharField(
+        required=False,
+        max_length=100,
+        help_text="A model's name or sha256 from /api/v1/models/; only the active model is served for now.",
+    )
 
     def validate_every_n_frames(self, value: int | None) -> int:
         """The site's default when not given."""

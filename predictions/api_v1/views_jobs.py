@@ -62,10 +62,20 @@ def owned_job(request: Request, public_id) -> Job:
 def _upload_fields(request: Request) -> dict:
     """Multipart fields, or for a raw-body upload (Content-Disposition: attachment) the query string."""
     query = request.query_params
-    fields = {key: query[key] for key in ("every_n_frames", "webhook_url") if key in query}
+    fields = {key: query[key] for key in ("every_n_frames", "webhook_url", "model") if key in query}
     fields.update({key: value for key, value in request.data.items() if key != "file"})
     fields["file"] = request.data.get("file")
     return fields
+
+
+def model_refusal(asked: str | None) -> str | None:
+    """Why a requested model cannot analyse the job (the workers load one model, the active one), or None."""
+    if not asked:
+        return None
+    manifest = gateway.shipped_manifest() or {}
+    if asked in (manifest.get("name"), manifest.get("sha256")):
+        return None
+    return f"This site analyses with one model, {manifest.get('name', 'the active one')}: see /api/v1/models/."
 
 
 @extend_schema(tags=["jobs"])
@@ -103,6 +113,7 @@ class JobListCreate(ListAPIView):
         parameters=[
             OpenApiParameter("every_n_frames", int, description="For a raw-body upload (multipart: a form field)."),
             OpenApiParameter("webhook_url", str, description="For a raw-body upload (multipart: a form field)."),
+            OpenApiParameter("model", str, description="For a raw-body upload (multipart: a form field)."),
         ],
         responses={201: serializers.JobSnapshotSerializer, **ERRORS},
     )
@@ -122,6 +133,9 @@ class JobListCreate(ListAPIView):
         return self._create(request, options.validated_data)
 
     def _create(self, request: Request, options: dict) -> Response:
+        refusal = model_refusal(options.get("model"))
+        if refusal:
+            return error_response(refusal, 400)
         webhook_url = options.get("webhook_url")
         if webhook_url:
             refusal = WEBHOOK_NEEDS_KEY if not isinstance(request.auth, ApiKey) else address_refusal(webhook_url)

@@ -6,6 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from predictions.api_v1.gateway import shipped_manifest
 from predictions.models import Job
 from predictions.models_api import JobWebhook
 from tests.predictions.test_validators import CORPUS_NAMES, hostile_corpus  # noqa: F401  (the site's corpus)
@@ -122,3 +123,15 @@ def test_webhook_is_kept_with_the_keys_signing_secret(alice_api, django_capture_
     webhook = JobWebhook.objects.get()
     assert webhook.url == url and webhook.secret.startswith("whsec_") and webhook.dispatched_at is None
     assert isinstance(alice_api, KeyClient)
+
+
+def test_only_the_active_model_can_be_asked_for(alice_api, django_capture_on_commit_callbacks):
+    def upload(model):
+        fields = {"file": SimpleUploadedFile("a.png", png_bytes()), "model": model}
+        return alice_api.post(reverse("api-v1-jobs"), fields)
+
+    refused = upload("some-other-model")
+    assert refused.status_code == 400 and "/api/v1/models/" in refused.json()["error"]
+    assert Job.objects.count() == 0
+    with django_capture_on_commit_callbacks():
+        assert upload(shipped_manifest()["sha256"]).status_code == 201
