@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from predictions.models_api import ApiAuthFailure, ApiKey
 
 KEY_MARK = "grk"
 PREFIX_LENGTH = 8
+PREFIX_TRIES = 5
 # last_used_at is written at most this often per key: a busy script must not turn every read into a write.
 LAST_USED_PRECISION = timedelta(minutes=1)
 
@@ -34,17 +36,23 @@ def key_sha256(key: str) -> str:
 
 def api_key_create(*, owner, name: str, scope: str) -> NewKey:
     """Create a key for its owner: ``grk_<prefix>_<secret>``; only its prefix and sha256 are kept."""
-    prefix = secrets.token_hex(PREFIX_LENGTH // 2)
-    key = f"{KEY_MARK}_{prefix}_{secrets.token_urlsafe(32).replace('-', 'A').replace('_', 'B')}"
-    row = ApiKey.objects.create(
-        owner=owner,
-        name=name.strip()[:80] or "script",
-        scope=scope if scope in ApiKey.Scope.values else ApiKey.Scope.READ,
-        prefix=prefix,
-        key_sha256=key_sha256(key),
-        webhook_secret=f"whsec_{secrets.token_hex(24)}",
-    )
-    return NewKey(row=row, key=key)
+    for _ in range(PREFIX_TRIES):
+        prefix = secrets.token_hex(PREFIX_LENGTH // 2)
+        key = f"{KEY_MARK}_{prefix}_{secrets.token_urlsafe(32).replace('-', 'A').replace('_', 'B')}"
+        try:
+            with transaction.atomic():
+                row = ApiKey.objects.create(
+                    owner=owner,
+                    name=name.strip()[:80] or "script",
+                    scope=scope if scope in ApiKey.Scope.values else ApiKey.Scope.READ,
+                    prefix=prefix,
+                    key_sha256=key_sha256(key),
+                    webhook_secret=f"whsec_{secrets.token_hex(24)}",
+                )
+        except IntegrityError:
+            continue  # that prefix is taken (one chance in four billion per key): draw another
+        return NewKey(row=row, key=key)
+    raise RuntimeError("could not draw a free key prefix")
 
 
 def api_key_revoke(*, owner, key_id: int) -> bool:

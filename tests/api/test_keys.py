@@ -123,3 +123,13 @@ def test_session_keeps_working_on_the_site_and_on_the_api_with_csrf(alice):
     token = browser.cookies["csrftoken"].value
     answered = browser.post(reverse("api-v1-jobs"), {}, HTTP_X_CSRFTOKEN=token)
     assert answered.status_code == 400 and answered.json()["error"] == "Choose an image or a video to upload."
+
+
+def test_a_taken_prefix_is_drawn_again(alice, monkeypatch):
+    first = api_key_create(owner=alice, name="first", scope="read")
+    # token_hex draws a prefix, then a webhook secret, per try; the taken prefix comes up first.
+    drawn = iter([first.row.prefix, "ab" * 24, "0badcafe", "cd" * 24])
+    monkeypatch.setattr("predictions.api_v1.keys.secrets.token_hex", lambda n: next(drawn))
+    second = api_key_create(owner=alice, name="second", scope="read")
+    assert second.row.prefix == "0badcafe" and second.key.startswith("grk_0badcafe_")
+    assert KeyClient(second.key).get(reverse("api-v1-me")).json()["scope"] == "read"
