@@ -229,3 +229,6 @@ class Detection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} {self.p_female:.2f} at frame {self.frame_index} of job {self.job_id}"
+
+
+from .models_api import ApiAuthFailure, ApiKey, JobWebhook, WebhookDelivery  # noqa: E402, F401  (API keys, webhooks)

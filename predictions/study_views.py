@@ -18,7 +18,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from . import selectors, services
+from . import intake, selectors
 from .api import accept_upload, json_error, login_required_json
 from .archives import check_study_archive_size
 from .formatting import whole_megabytes
@@ -126,6 +126,6 @@ def _check_declared_archive_size(content_length: str | None) -> None:
 
 
 def _study_create_from_request(request: HttpRequest, options: dict) -> JsonResponse:
-    job = services.study_create(owner=request.user, upload=request.FILES.get("file"), **options)
+    job = intake.study_from_zip(owner=request.user, file=request.FILES.get("file"), **options)
     page = reverse("study-detail", kwargs={"public_id": job.public_id})
     return JsonResponse({"job": selectors.job_snapshot(job), "page": page}, status=201)
