@@ -1,4 +1,7 @@
-"""Test inputs made on the fly: a real public-domain face (skimage's astronaut) moving over a background."""
+"""Media made on the fly for tests and benchmarks: a real public-domain face (skimage's astronaut) on a background.
+
+Not used by the analysis itself; it needs scikit-image (requirements-dev.txt).
+"""
 
 from __future__ import annotations
 
@@ -47,7 +50,8 @@ def write_video(path: Path, frames: Iterable[np.ndarray], fps: float = 25.0, fou
     first = next(frames)
     height, width = first.shape[:2]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
-    assert writer.isOpened(), f"OpenCV cannot write {fourcc} to {path}"
+    if not writer.isOpened():
+        raise RuntimeError(f"OpenCV cannot write {fourcc} to {path}")
     for frame in chain([first], frames):
         writer.write(frame)
     writer.release()
