@@ -39,9 +39,9 @@ import cv2  # noqa: E402
 
 from bench.live_platform import Platform, SiteClient, machine, percentile  # noqa: E402
 from tests.api.api_client import ApiClient, create_key  # noqa: E402
-from tests.pipeline.generated_media import astronaut_bgr  # noqa: E402
 from workers.pipeline.analysis import Analyzer  # noqa: E402
 from workers.pipeline.model import default_model_dir, load_model  # noqa: E402
+from workers.pipeline.synthetic import astronaut_bgr  # noqa: E402
 
 BAR_P50_MS = 250.0
 API_BAR_RATIO = 1.10

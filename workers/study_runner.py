@@ -32,7 +32,7 @@ from workers.pipeline.study import (
     sample_per_cell,
     summarize_study,
 )
-from workers.pipeline.study_report import write_study
+from workers.pipeline.study.report import write_study
 from workers.pipeline.types import FrameResult, analysed_frames
 from workers.pipeline.video import probe
 from workers.run_control import RunControl

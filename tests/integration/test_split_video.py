@@ -13,6 +13,7 @@ from workers import runner
 from workers.pipeline.analysis import Analyzer
 from workers.pipeline.config import DEFAULT_DETECTION
 from workers.pipeline.model import load_model
+from workers.pipeline.summary import track_and_summarize
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 
@@ -52,7 +53,7 @@ def test_split_run_equals_single_run_and_the_pipeline(alice, settings, tmp_path,
     assert results_of(split) == results_of(single)
     assert split.frames_done == single.frames_done == 3 * block
 
-    pipeline = Analyzer(model=load_model(tiny_model_dir)).analyze_video(clip, every_n_frames=2)
+    pipeline = track_and_summarize(Analyzer(model=load_model(tiny_model_dir)).analyze_video(clip, every_n_frames=2))
     expected = [
         (frame.index, number, face.box.x, face.box.y, face.box.w, face.box.h, face.label, face.track_id)
         for frame in pipeline.frames

@@ -23,6 +23,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
 from .config import FACE_SIZE
+from .errors import PipelineError
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ CALIBRATION_FOLDS = 5
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-class ModelIntegrityError(RuntimeError):
+class ModelIntegrityError(PipelineError):
     """A model folder whose file is missing, altered, foreign or made by an incompatible scikit-learn."""
 
 

@@ -117,12 +117,12 @@ class VideoSummary:
 
 @dataclass
 class VideoResult:
-    """Everything ``analyze_video`` learned from one video."""
+    """Everything ``analyze_video`` learned from one video; ``summary`` is None until summary.track_and_summarize."""
 
     info: VideoInfo
     every_n_frames: int
     frames: list[FrameResult]
-    summary: VideoSummary
+    summary: VideoSummary | None = None
     frames_read: int = 0  # frames the decoder delivered in the requested range (analysed or skipped)
     stopped_early: bool = False  # the stream ended before the range's end or the container's frame count
 

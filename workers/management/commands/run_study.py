@@ -9,7 +9,6 @@ from tqdm import tqdm
 
 from workers.management.arguments import positive_int
 from workers.pipeline.errors import PipelineError
-from workers.pipeline.model import ModelIntegrityError
 from workers.pipeline.study import (
     DEFAULT_CATEGORIES,
     DEFAULT_COMPARISON,
@@ -20,7 +19,7 @@ from workers.pipeline.study import (
     normalize_category,
     run_study,
 )
-from workers.pipeline.study_report import write_study
+from workers.pipeline.study.report import write_study
 
 
 def category_name(value: str) -> str:
@@ -101,7 +100,7 @@ class Command(BaseCommand):
                 on_sampled=start_progress,
                 on_video=lambda row: progress_bars[0].update(1),
             )
-        except (PipelineError, ModelIntegrityError, OSError) as error:
+        except (PipelineError, OSError) as error:  # ModelIntegrityError is a PipelineError
             raise CommandError(str(error)) from error
         finally:
             for bar in progress_bars:

@@ -10,8 +10,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from workers.pipeline.datasets import DatasetError, read_dataset
+from workers.pipeline.face_extraction import TRAINING_PAD, TRAINING_PAD_MODE
 from workers.pipeline.model import REPO_ROOT
-from workers.pipeline.training import GRIDS, TRAINING_PAD, TRAINING_PAD_MODE, TrainingOptions, train_and_save
+from workers.pipeline.training import GRIDS, TrainingOptions, train_and_save
 
 
 class Command(BaseCommand):
