@@ -10,13 +10,11 @@ import numpy as np
 
 from .types import FEMALE, MALE, Box, Face, FrameResult, LabelStats, PersonSummary, VideoSummary, label_for
 
-# --- appearance ---------------------------------------------------------------------------------------------
 # A face's appearance descriptor: its 100x100 model vector as DESCRIPTOR_SIDE x DESCRIPTOR_SIDE block means,
 # standardised (zero mean, unit standard deviation), rounded so that a stored and reloaded copy tracks the same.
 DESCRIPTOR_SIDE = 5
 DESCRIPTOR_DECIMALS = 3
 
-# --- linking frame to frame (positions are analysed frames: 0, 1, 2, ...) ------------------------------------
 # A face continues a track when its box overlaps the track's predicted box at least this much (IoU), or when
 # its centre lies within MAX_CENTRE_SHIFT face widths of the predicted centre (plus a little per missed frame).
 MIN_TRACK_IOU = 0.3
@@ -30,12 +28,10 @@ MOTION_SMOOTHING = 0.5  # weight of the newest sighting in the track's velocity 
 APPEARANCE_WEIGHT = 0.5  # cost of one unit of descriptor distance, in face widths of position error
 APPEARANCE_SMOOTHING = 0.3  # weight of the newest descriptor in the track's appearance
 
-# --- joining the pieces of one person ------------------------------------------------------------------------
 MAX_JOIN_GAP = 150  # analysed frames between the end of one piece and the start of the next
 MAX_JOIN_SHIFT = 1.5  # face widths between the last box of one piece and the first of the next
 MAX_JOIN_DISTANCE = 0.9  # descriptor distance between the two pieces' mean appearances
 
-# --- persons and labels --------------------------------------------------------------------------------------
 FRAGMENT_MAX_FRAMES = 2  # a track seen in this many frames or fewer is a fragment, not a person
 # Nor is a track that was never seen in more than FRAGMENT_MAX_FRAMES analysed frames in a row covering at least
 # PERSON_MIN_SECONDS: a false face that the whole-frame search finds now and then, or a glimpse.
@@ -180,9 +176,28 @@ def _link_frames(frames: Sequence[FrameResult]) -> list[_Track]:
     return sorted(closed + open_tracks, key=lambda track: track.sightings[0])
 
 
-def _join_cost(frames: Sequence[FrameResult], chain: list[_Track], then: _Track) -> float | None:
+@dataclass
+class _Chain:
+    """The pieces of one person so far, in time order, with the sum of their descriptors."""
+
+    pieces: list[_Track]
+    descriptor_sum: np.ndarray | None = None
+    descriptors: int = 0
+
+    def add(self, piece: _Track) -> None:
+        self.pieces.append(piece)
+        if piece.descriptors:
+            total = np.sum(piece.descriptors, axis=0)
+            self.descriptor_sum = total if self.descriptor_sum is None else self.descriptor_sum + total
+            self.descriptors += len(piece.descriptors)
+
+    def appearance(self) -> np.ndarray | None:
+        return None if self.descriptor_sum is None else self.descriptor_sum / self.descriptors
+
+
+def _join_cost(frames: Sequence[FrameResult], chain: _Chain, then: _Track) -> float | None:
     """How well piece ``then`` continues a chain of pieces after a gap (face widths + appearance), or None."""
-    last = chain[-1]
+    last = chain.pieces[-1]
     gap = then.sightings[0][0] - last.sightings[-1][0]
     if not 0 < gap <= MAX_JOIN_GAP:
         return None
@@ -195,30 +210,24 @@ def _join_cost(frames: Sequence[FrameResult], chain: list[_Track], then: _Track)
     shift = math.hypot(bx - ex, by - ey) / max(end.w, begin.w, 1)
     if shift > MAX_JOIN_SHIFT:
         return None
-    seen = [descriptor for piece in chain for descriptor in piece.descriptors]
-    mean_seen = np.mean(seen, axis=0) if seen else None
-    distance = appearance_distance(mean_seen, np.mean(then.descriptors, axis=0) if then.descriptors else None)
+    piece_appearance = np.mean(then.descriptors, axis=0) if then.descriptors else None
+    distance = appearance_distance(chain.appearance(), piece_appearance)
     if distance is not None and distance > MAX_JOIN_DISTANCE:
         return None
     return shift + APPEARANCE_WEIGHT * (distance or 0.0)
 
 
-def _join_pieces(frames: Sequence[FrameResult], pieces: list[_Track]) -> list[list[_Track]]:
+def _join_pieces(frames: Sequence[FrameResult], pieces: list[_Track]) -> list[_Chain]:
     """Chain the pieces in order of appearance: each continues the chain it fits best that ended before it began.
 
     Chains only grow at their end, so the pieces of two people at one place cannot interleave.
     """
-    chains: list[list[_Track]] = []
+    chains: list[_Chain] = []
     for piece in pieces:
-        costs = [
-            (cost, number)
-            for number, chain in enumerate(chains)
-            if (cost := _join_cost(frames, chain, piece)) is not None
-        ]
-        if costs:
-            chains[min(costs)[1]].append(piece)
-        else:
-            chains.append([piece])
+        costs = [(cost, n) for n, chain in enumerate(chains) if (cost := _join_cost(frames, chain, piece)) is not None]
+        if not costs:
+            chains.append(_Chain([]))
+        chains[min(costs)[1] if costs else -1].add(piece)
     return chains
 
 
@@ -233,7 +242,7 @@ def assign_tracks(frames: Sequence[FrameResult]) -> None:
     """
     chains = _join_pieces(frames, _link_frames(frames))
     for track_id, chain in enumerate(chains, start=1):
-        sightings = sorted(sighting for piece in chain for sighting in piece.sightings)
+        sightings = sorted(sighting for piece in chain.pieces for sighting in piece.sightings)
         faces = [frames[position].faces[number] for position, number in sightings]
         for face in faces:
             face.track_id = track_id
