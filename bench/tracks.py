@@ -72,9 +72,9 @@ def person_steps(frames: list[FrameResult], attribute: str) -> list[float]:
     return steps
 
 
-def run_tracker(clip: dict[str, np.ndarray], module, with_profile: bool = False) -> dict:
+def run_tracker(clip: dict[str, np.ndarray], module, with_profile: bool = False, descriptors: bool = True) -> dict:
     """Track one cached clip with a tracking module; the per-clip figures."""
-    frames = frames_of(clip, with_profile)
+    frames = frames_of(clip, with_profile, descriptors)
     module.assign_tracks(frames)
     summary = module.summarize_video(frames)
     lengths: dict[int, int] = {}
@@ -294,6 +294,7 @@ def main() -> None:
     runs = {
         f"baseline {args.baseline_rev}": {name: run_tracker(clip, baseline) for name, clip in clips.items()},
         "new": {name: run_tracker(clip, tracking) for name, clip in clips.items()},
+        "new, no looks": {name: run_tracker(clip, tracking, descriptors=False) for name, clip in clips.items()},
         "new+profile": {name: run_tracker(clip, tracking, True) for name, clip in clips.items()},
     }
     seconds = time.perf_counter() - start
@@ -304,7 +305,7 @@ def main() -> None:
     print("profile prototype on the one-person clips:", json.dumps(profile, indent=1))
     print("descriptor AUC (two faces of one frame vs one face in consecutive frames):", json.dumps(separation))
     print(
-        f"{len(clips)} clips, {sum(len(c['index']) for c in clips.values())} frames; three trackers in {seconds:.1f} s"
+        f"{len(clips)} clips, {sum(len(c['index']) for c in clips.values())} frames; four runs in {seconds:.1f} s"
     )
     if args.json:
         per_clip = {

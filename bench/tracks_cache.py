@@ -128,16 +128,16 @@ def load_clips(videos: Path, names: list[str], cache_dir: Path, model) -> dict[s
     return clips
 
 
-def frames_of(clip: dict[str, np.ndarray], with_profile: bool = False) -> list[FrameResult]:
-    """FrameResults rebuilt from the cache (optionally with the profile prototype's faces added)."""
+def frames_of(clip: dict[str, np.ndarray], with_profile: bool = False, descriptors: bool = True) -> list[FrameResult]:
+    """FrameResults rebuilt from the cache (optionally with the profile prototype's faces, without descriptors)."""
     frames = [FrameResult(int(i), float(t)) for i, t in zip(clip["index"], clip["time"], strict=True)]
     for prefix in ("", "profile_") if with_profile else ("",):
-        descriptors = tracking.appearance_descriptors(clip[prefix + "thumb"])
+        looks = tracking.appearance_descriptors(clip[prefix + "thumb"])
         for position, box, p, descriptor in zip(
-            clip[prefix + "frame"], clip[prefix + "box"], clip[prefix + "p_female"], descriptors, strict=True
+            clip[prefix + "frame"], clip[prefix + "box"], clip[prefix + "p_female"], looks, strict=True
         ):
             p = float(p)
             face = Face(Box(*(int(v) for v in box)), label_for(p), p, max(p, 1 - p))
-            face.descriptor = descriptor
+            face.descriptor = descriptor if descriptors else None
             frames[int(position)].faces.append(face)
     return frames
