@@ -51,8 +51,7 @@ def block_means(vectors: np.ndarray, side: int) -> np.ndarray:
 
 
 def appearance_descriptors(vectors: np.ndarray) -> list[tuple[float, ...]]:
-    """The appearance descriptor of each face vector (rows of ``face_vectors``, or any square side that
-    DESCRIPTOR_SIDE divides): block means, standardised, rounded to DESCRIPTOR_DECIMALS."""
+    """``Face.descriptor`` of each row of ``face_vectors`` (or of any square side DESCRIPTOR_SIDE divides)."""
     means = block_means(vectors, DESCRIPTOR_SIDE)
     centred = means - means.mean(axis=1, keepdims=True)
     spread = centred.std(axis=1, keepdims=True)
@@ -99,10 +98,8 @@ class _Track:
 
     def predicted(self, position: int) -> Box:
         """Where the box should be now if it kept its velocity and smoothed size."""
-        steps = position - self.position
-        cx, cy = _centre(self.box)
+        steps, (cx, cy), (w, h) = position - self.position, _centre(self.box), self.size
         cx, cy = cx + self.velocity[0] * steps, cy + self.velocity[1] * steps
-        w, h = self.size
         return Box(round(cx - w / 2), round(cy - h / 2), round(w), round(h))
 
     def cost(self, face: Face, position: int) -> float | None:
@@ -122,11 +119,9 @@ class _Track:
         return shift + APPEARANCE_WEIGHT * (distance or 0.0)
 
     def update(self, face: Face, position: int, face_number: int) -> None:
-        steps = position - self.position
-        (ox, oy), (nx, ny) = _centre(self.box), _centre(face.box)
-        new_velocity = ((nx - ox) / steps, (ny - oy) / steps)
-        a = MOTION_SMOOTHING
-        self.velocity = tuple(a * n + (1 - a) * o for n, o in zip(new_velocity, self.velocity, strict=True))
+        a, steps = MOTION_SMOOTHING, position - self.position
+        (ox, oy), (nx, ny), (vx, vy) = _centre(self.box), _centre(face.box), self.velocity
+        self.velocity = (a * (nx - ox) / steps + (1 - a) * vx, a * (ny - oy) / steps + (1 - a) * vy)
         self.size = (a * face.box.w + (1 - a) * self.size[0], a * face.box.h + (1 - a) * self.size[1])
         self.box, self.position = face.box, position
         self._see(face, position, face_number)
@@ -220,12 +215,17 @@ def _join_cost(frames: Sequence[FrameResult], chain: _Chain, then: _Track) -> fl
 def _join_pieces(frames: Sequence[FrameResult], pieces: list[_Track]) -> list[_Chain]:
     """Chain the pieces in order of appearance: each continues the chain it fits best that ended before it began.
 
-    Chains only grow at their end, so the pieces of two people at one place cannot interleave.
+    Chains only grow at their end, so the pieces of two people at one place cannot interleave. A chain that
+    ended more than MAX_JOIN_GAP frames before a piece began is out of reach for every later piece too.
     """
     chains: list[_Chain] = []
+    reachable: list[int] = []
     for piece in pieces:
-        costs = [(cost, n) for n, chain in enumerate(chains) if (cost := _join_cost(frames, chain, piece)) is not None]
+        start = piece.sightings[0][0]
+        reachable = [n for n in reachable if start - chains[n].pieces[-1].sightings[-1][0] <= MAX_JOIN_GAP]
+        costs = [(cost, n) for n in reachable if (cost := _join_cost(frames, chains[n], piece)) is not None]
         if not costs:
+            reachable.append(len(chains))
             chains.append(_Chain([]))
         chains[min(costs)[1] if costs else -1].add(piece)
     return chains
