@@ -304,9 +304,7 @@ def main() -> None:
     separation = descriptor_separation(clips, baseline)
     print("profile prototype on the one-person clips:", json.dumps(profile, indent=1))
     print("descriptor AUC (two faces of one frame vs one face in consecutive frames):", json.dumps(separation))
-    print(
-        f"{len(clips)} clips, {sum(len(c['index']) for c in clips.values())} frames; four runs in {seconds:.1f} s"
-    )
+    print(f"{len(clips)} clips, {sum(len(c['index']) for c in clips.values())} frames; four runs in {seconds:.1f} s")
     if args.json:
         per_clip = {
             name: {
