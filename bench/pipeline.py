@@ -35,7 +35,6 @@ from workers.pipeline.annotation import annotate  # noqa: E402
 from workers.pipeline.config import DEFAULT_DETECTION, OPENCV_THREADS, STUDY_DETECTION  # noqa: E402
 from workers.pipeline.detection import make_detector, to_gray  # noqa: E402
 from workers.pipeline.model import load_model  # noqa: E402
-from workers.pipeline.preprocessing import face_vectors  # noqa: E402
 from workers.pipeline.summary import track_and_summarize  # noqa: E402
 from workers.pipeline.synthetic import astronaut_bgr, moving_face_frames, write_video  # noqa: E402
 from workers.pipeline.types import VideoResult, analysed_frames  # noqa: E402
@@ -98,7 +97,7 @@ def stage_milliseconds(analyzer: Analyzer, path: Path, max_frames: int | None) -
         gray = to_gray(bgr)
         boxes = detector.detect(gray, index)
         detected = time.perf_counter()
-        vectors = face_vectors(gray, boxes)
+        vectors = analyzer.model.face_vectors(gray, boxes)
         preprocessed = time.perf_counter()
         p_female = analyzer.model.predict_p_female(vectors) if boxes else []
         predicted = time.perf_counter()

@@ -16,7 +16,6 @@ import numpy as np
 from workers.pipeline import tracking
 from workers.pipeline.config import DEFAULT_DETECTION
 from workers.pipeline.detection import VideoFaceDetector, overlap, to_gray
-from workers.pipeline.preprocessing import face_vectors
 from workers.pipeline.types import Box, Face, FrameResult, label_for
 from workers.pipeline.video import FrameReader
 
@@ -38,14 +37,14 @@ def cache_path(cache_dir: Path, clip: Path, model_sha: str) -> Path:
 
 def describe(model, gray: np.ndarray, boxes: list[Box]) -> dict[str, np.ndarray]:
     """P(female), the first PCA coefficients and a 20x20 thumbnail (block means) of each box."""
-    vectors = face_vectors(gray, boxes)
+    vectors = model.face_vectors(gray, boxes)
     compiled = model.compiled
     pca = (vectors - compiled.mean) @ compiled.components[:PCA_KEPT].T if len(boxes) else np.empty((0, PCA_KEPT))
     return {
         "box": np.array([[b.x, b.y, b.w, b.h] for b in boxes], dtype=np.int32).reshape(-1, 4),
         "p_female": model.predict_p_female(vectors),
         "pca": np.asarray(pca, dtype=np.float32).reshape(-1, PCA_KEPT),
-        "thumb": tracking.block_means(vectors, THUMB_SIDE).astype(np.float32),
+        "thumb": tracking.block_means(model.recipe.pixel_part(vectors), THUMB_SIDE).astype(np.float32),
     }
 
 

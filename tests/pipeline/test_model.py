@@ -140,7 +140,7 @@ def test_compiled_predictor_matches_scikit_learn(saved_model_dir):
 def test_shipped_model_is_compiled_and_matches_scikit_learn():
     model = load_model(default_model_dir())
     assert model.compiled is not None
-    vectors, _ = _faces(32, seed=4)
+    vectors = np.random.default_rng(4).random((32, model.n_features), dtype=np.float32)
     np.testing.assert_allclose(
         model.predict_p_female(vectors), model.estimator.predict_proba(vectors)[:, 1], rtol=0, atol=1e-4
     )

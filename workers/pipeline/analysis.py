@@ -14,7 +14,6 @@ from .config import DEFAULT_DETECTION, IMAGE_DETECTION, OPENCV_THREADS, Detectio
 from .detection import FaceDetector, make_detector, to_gray
 from .errors import AnalysisCancelled, ImageReadError
 from .model import cached_model
-from .preprocessing import face_vectors
 from .types import Box, Face, FrameResult, ImageResult, VideoResult, label_for
 from .video import FrameReader, probe
 
@@ -82,7 +81,9 @@ class Analyzer:
         """Classify all faces of one frame with a single batched model call."""
         if not boxes:
             return []
-        p_female = self.model.predict_p_female(face_vectors(gray, boxes))
+        # The model makes its own vectors (its recipe); for a pixels-first recipe, ``model.recipe.pixel_part``
+        # of them is the 100x100 pixel vector (scaled per face) the tracker's appearance descriptor reads.
+        p_female = self.model.predict_p_female(self.model.face_vectors(gray, boxes))
         return [face_from_p_female(box, float(p)) for box, p in zip(boxes, p_female, strict=True)]
 
     def analyze_image(self, image_or_path: str | Path | bytes | np.ndarray) -> ImageResult:

@@ -1,4 +1,4 @@
-"""Training faces: each image padded, its face found by the named detector as at inference, and vectorised.
+"""Training faces: each image padded, its face found by the named detector as at inference, and featurised.
 
 Detections are cached per file content and detection settings (var/cache), so a rerun skips the slow part.
 """
@@ -22,7 +22,7 @@ from tqdm import tqdm
 from .config import FACE_SIZE, HAAR, DetectionSettings
 from .datasets import FaceRecord
 from .detection import make_detector
-from .preprocessing import face_vector
+from .recipe import PLAIN_RECIPE, Recipe
 from .types import Box
 
 logger = logging.getLogger(__name__)
@@ -44,15 +44,17 @@ class ExtractionOptions(Protocol):
     pad: int
     pad_mode: str
     detection: DetectionSettings
+    recipe: Recipe
 
 
 @dataclass
 class FaceFeatures:
-    """Face vectors of the records whose face was found, plus the records where none was."""
+    """Faces and feature vectors of the records whose face was found, plus the records where none was."""
 
     records: list[FaceRecord]
-    vectors: np.ndarray  # (n, 10000) float32
+    vectors: np.ndarray  # (n, recipe.n_features) float32
     no_face: list[FaceRecord]
+    faces: np.ndarray | None = None  # (n, 100, 100) uint8, what the vectors were computed from
 
 
 def cache_dir() -> Path:
@@ -90,7 +92,7 @@ def file_md5(path: Path) -> str:
 def _extract_chunk(
     paths: Sequence[Path], cached_boxes: Sequence[list[int] | None | bool], options: ExtractionOptions
 ) -> list[tuple[list[int] | None, np.ndarray | None]]:
-    """Detect (unless cached) and vectorise the faces of a chunk of images; runs in a worker process."""
+    """Detect (unless cached) and crop or align the faces of a chunk of images; runs in a worker process."""
     detector = make_detector(options.detection)  # built here: worker processes cannot share OpenCV objects
     results = []
     for path, cached in zip(paths, cached_boxes, strict=True):
@@ -105,12 +107,13 @@ def _extract_chunk(
             coords = [box.x, box.y, box.w, box.h] if box else None
         else:
             coords = cached
-        results.append((coords, face_vector(padded, Box(*coords)) if coords else None))
+        face = recipe_of(options).faces(padded, [Box(*coords)])[0] if coords else None
+        results.append((coords, face))
     return results
 
 
 def extract_faces(records: Sequence[FaceRecord], options: ExtractionOptions, desc: str = "faces") -> FaceFeatures:
-    """Find each image's face with the named detector and return the shared preprocessing's vectors."""
+    """Find each image's face with the named detector and return its recipe's faces and feature vectors."""
     cache_file = cache_dir() / f"boxes-{_settings_key(options)}.json"
     cache: dict[str, list[int] | None] = json.loads(cache_file.read_text()) if cache_file.is_file() else {}
     digests = [file_md5(record.path) for record in records]
@@ -124,18 +127,24 @@ def extract_faces(records: Sequence[FaceRecord], options: ExtractionOptions, des
     )
     # Two processes: the machines this trains on have two cores, and Haar detection is the slow part.
     outputs = Parallel(n_jobs=min(2, os.cpu_count() or 1), return_as="generator")(jobs)
-    kept, vectors, no_face = [], [], []
+    kept, faces, no_face = [], [], []
     with tqdm(total=len(records), desc=f"extracting {desc}", unit="img") as progress:
         for chunk, results in zip(chunks, outputs, strict=True):
-            for index, (coords, vector) in zip(chunk, results, strict=True):
+            for index, (coords, face) in zip(chunk, results, strict=True):
                 cache[digests[index]] = coords
-                if vector is None:
+                if face is None:
                     no_face.append(records[index])
                 else:
                     kept.append(records[index])
-                    vectors.append(vector)
+                    faces.append(face)
             progress.update(len(chunk))
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     cache_file.write_text(json.dumps(cache))
-    matrix = np.stack(vectors) if vectors else np.empty((0, FACE_SIZE * FACE_SIZE), np.float32)
-    return FaceFeatures(records=kept, vectors=matrix, no_face=no_face)
+    stacked = np.stack(faces) if faces else np.empty((0, FACE_SIZE, FACE_SIZE), np.uint8)
+    recipe = recipe_of(options)
+    return FaceFeatures(records=kept, vectors=recipe.features_of(stacked), no_face=no_face, faces=stacked)
+
+
+def recipe_of(options: ExtractionOptions) -> Recipe:
+    """The recipe of a run's options (the plain one for options made before recipes)."""
+    return getattr(options, "recipe", PLAIN_RECIPE)

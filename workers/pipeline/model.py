@@ -24,6 +24,8 @@ from sklearn.svm import SVC
 
 from .config import FACE_SIZE
 from .errors import PipelineError
+from .recipe import Recipe, recipe_from_manifest
+from .types import Box
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +180,7 @@ class CompiledPredictor:
             return None
 
     def p_female(self, vectors: np.ndarray) -> np.ndarray:
-        """P(female) of each row of an (n, 10000) float32 matrix."""
+        """P(female) of each row of an (n, features) float32 matrix."""
         projected = _rows_times(self.components, vectors - self.mean)
         if self.whiten_scale is not None:
             projected = projected / self.whiten_scale
@@ -213,7 +215,11 @@ def _rows_times(matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 class GenderModel:
-    """A loaded, verified model: ``predict_p_female`` on (n, 10000) face vectors."""
+    """A loaded, verified model: ``face_vectors`` of (gray, boxes) by its recipe, ``predict_p_female`` on them.
+
+    The recipe (preprocessing and feature kinds) comes from the manifest; one without it is the plain recipe
+    (100x100 min-max pixels, 10000 values), which every model made before recipes was trained on.
+    """
 
     def __init__(self, estimator: Pipeline, manifest: dict[str, Any]):
         self.estimator = estimator
@@ -225,16 +231,29 @@ class GenderModel:
             raise ModelIntegrityError(f"model classes {classes} do not include female ({FEMALE_CLASS})")
         self._female_column = classes.index(FEMALE_CLASS)
         self.compiled = CompiledPredictor.from_pipeline(estimator)
+        try:
+            self.recipe: Recipe = recipe_from_manifest(manifest)
+        except (TypeError, ValueError) as error:
+            raise ModelIntegrityError(f"the manifest's recipe is not one this version knows: {error}") from error
+        self.n_features = int(getattr(estimator, "n_features_in_", self.recipe.n_features))
+        if self.n_features != self.recipe.n_features:
+            raise ModelIntegrityError(
+                f"the model reads {self.n_features} values per face, its recipe makes {self.recipe.n_features}"
+            )
+
+    def face_vectors(self, gray: np.ndarray, boxes: list[Box]) -> np.ndarray:
+        """The (n, n_features) vectors of the boxes' faces in a gray image, made as this model was trained."""
+        return self.recipe.face_vectors(gray, boxes)
 
     def predict_p_female(self, vectors: np.ndarray) -> np.ndarray:
-        """Probability of female for each row of an (n, 10000) matrix, in one batched call."""
+        """Probability of female for each row of an (n, n_features) matrix, in one batched call."""
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim == 1:
             vectors = vectors.reshape(1, -1)
         if vectors.shape[0] == 0:
             return np.empty(0, dtype=np.float64)
-        if vectors.shape[1] != FEATURES:
-            raise ValueError(f"expected face vectors of {FEATURES} values, got {vectors.shape[1]}")
+        if vectors.shape[1] != self.n_features:
+            raise ValueError(f"expected face vectors of {self.n_features} values, got {vectors.shape[1]}")
         if self.compiled is not None:
             return self.compiled.p_female(vectors)
         return self.estimator.predict_proba(vectors)[:, self._female_column]

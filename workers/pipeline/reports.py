@@ -54,7 +54,7 @@ def plot_variance(curve: list[float], n_components: int, path: Path) -> str:
 
 
 def plot_eigenfaces(model: GenderModel, path: Path) -> str:
-    """The mean face and the first eigenfaces of the model's PCA."""
+    """The mean face and the first eigenfaces of the model's PCA (their pixel block when features follow)."""
     pca = model.estimator.named_steps["pca"]
     images = [pca.mean_] + list(pca.components_[:EIGENFACES_SHOWN])
     titles = ["mean face"] + [f"eigenface {i}" for i in range(1, len(images))]
@@ -62,7 +62,7 @@ def plot_eigenfaces(model: GenderModel, path: Path) -> str:
     rows = int(np.ceil(len(images) / columns))
     figure, grid = plt.subplots(rows, columns, figsize=(columns * 1.9, rows * 2.1))
     for axes, image, title in zip(grid.ravel(), images, titles, strict=False):
-        axes.imshow(np.asarray(image).reshape(FACE_SIZE, FACE_SIZE), cmap="gray")
+        axes.imshow(np.asarray(image)[: FACE_SIZE * FACE_SIZE].reshape(FACE_SIZE, FACE_SIZE), cmap="gray")
         axes.set_title(title, fontsize=9)
     for axes in grid.ravel():
         axes.axis("off")
@@ -258,7 +258,8 @@ def _markdown(manifest: dict[str, Any], metrics: dict[str, Any], figures: dict[s
         lines += ["", "### Per age band", "", *_group_table(metrics, "age_band"), "", f"![by age]({figures['age']})"]
     population = "all ages" if data["min_age"] is None else f"age >= {data['min_age']}"
     top = "\n".join(
-        f"| {row['params']} | {row['mean_accuracy']:.2%} ± {row['std_accuracy']:.2%} |" for row in search["top"][:5]
+        f"| {row['params']} | {row['mean_accuracy']:.2%} ± {row['std_accuracy']:.2%} |"
+        for row in search.get("top", [])[:5]
     )
     lines += [
         "",
@@ -282,6 +283,22 @@ def _markdown(manifest: dict[str, Any], metrics: dict[str, Any], figures: dict[s
         f"- {data['records']} labelled images; {data['train_images']} for training, {data['test_images']} held out. "
         f"No face found: {data['no_face']['train']} training, {data['no_face']['test']} held-out images.",
         f"- Training population: {population}; {data['train_faces']} faces ({data['train_faces_by_gender']}).",
+        *_search_lines(search, top),
+    ]
+    if notes:
+        lines += ["## What was tried", "", notes.strip(), ""]
+    return "\n".join(lines)
+
+
+def _search_lines(search: dict[str, Any], top: str) -> list[str]:
+    """The report's lines on how the SVM parameters were chosen: a grid search, or fixed by the recipe."""
+    if not search.get("candidates"):
+        return [
+            f"- No grid search: fixed SVM parameters {search.get('fixed')} (the recipe's), fitted on all training "
+            "faces.",
+            "",
+        ]
+    return [
         f"- Grid `{search['grid']}` ({search['candidates']} distinct candidates; coef0 only varies for poly), "
         f"{search['folds']}-fold CV on a stratified subsample of {search['samples']} training faces, then a refit of "
         f"the best parameters on all training faces. Best CV accuracy {search['best_cv_accuracy']:.2%}.",
@@ -291,6 +308,3 @@ def _markdown(manifest: dict[str, Any], metrics: dict[str, Any], figures: dict[s
         top,
         "",
     ]
-    if notes:
-        lines += ["## What was tried", "", notes.strip(), ""]
-    return "\n".join(lines)

@@ -6,7 +6,7 @@ import itertools
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +16,15 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from tqdm import tqdm
 
+from .alignment import AlignmentSettings
 from .config import FACE_SIZE, TRAINING_DETECTION, DetectionSettings
 from .datasets import ADULT_AGE, FaceRecord
 from .evaluation import evaluate_with_adults
 from .face_extraction import TRAINING_PAD, TRAINING_PAD_MODE, FaceFeatures, extract_faces
 from .model import CALIBRATION_FOLDS, GenderModel, build_estimator, load_model, save_model
+from .preprocessing import Preprocessing
+from .recipe import PLAIN_RECIPE, Recipe, mirrored_faces
+from .training_record import TrainingRun, cached_fit, compact, training_manifest, variance_curve
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +38,16 @@ STUDY_GRID: dict[str, list[Any]] = {
 }
 FAST_GRID: dict[str, list[Any]] = {"C": [1, 10], "kernel": ["rbf"], "gamma": ["scale"], "coef0": [0]}
 GRIDS = {"study": STUDY_GRID, "fast": FAST_GRID}
+# Named recipes: preprocessing, features, PCA size, fixed SVM parameters and mirroring, as a TrainingOptions
+# override. "aligned-pixels-hog-250" was chosen on a validation split of the training side (bench/model_variants.py).
+NAMED_RECIPES: dict[str, dict[str, Any]] = {
+    "aligned-pixels-hog-250": {
+        "recipe": Recipe(Preprocessing(AlignmentSettings()), ("pixels", "hog")),
+        "n_components": 250,
+        "svm": {"C": 10, "kernel": "rbf", "gamma": "scale", "coef0": 0},
+        "flip": True,
+    },
+}
 
 
 @dataclass
@@ -55,6 +69,8 @@ class TrainingOptions:
     pad: int = TRAINING_PAD
     pad_mode: str = TRAINING_PAD_MODE
     detection: DetectionSettings = field(default_factory=lambda: TRAINING_DETECTION)
+    recipe: Recipe = PLAIN_RECIPE  # preprocessing and feature kinds, shared with inference through the manifest
+    svm: dict[str, Any] | None = None  # fixed SVM parameters (no grid search), e.g. a named recipe's
 
 
 def stratum(record: FaceRecord) -> str:
@@ -145,12 +161,12 @@ def search_parameters(features: FaceFeatures, options: TrainingOptions) -> tuple
     index_of = {id(record): i for i, record in enumerate(features.records)}
     subset = stratified_subset(features.records, options.search_samples, options.seed)
     rows = np.array([index_of[id(record)] for record in subset])
-    x, y = features.vectors[rows], np.array([record.gender for record in subset])
+    sample = _rows(features, rows)
+    x, y = sample.vectors, np.array([record.gender for record in subset])
     folds = []
     splitter = StratifiedKFold(n_splits=options.search_folds, shuffle=True, random_state=options.seed)
     for train_rows, test_rows in splitter.split(x, _strata(subset)):
-        train_records = [subset[i] for i in train_rows]
-        train_x, train_y, weights = augmented(x[train_rows], y[train_rows], train_records, options)
+        train_x, train_y, weights = augmented(_rows(sample, train_rows), options)
         pca = build_estimator(n_components=options.n_components, whiten=options.whiten).named_steps["pca"]
         pca.fit(train_x)
         folds.append((pca.transform(train_x), train_y, pca.transform(x[test_rows]), y[test_rows], weights))
@@ -168,24 +184,40 @@ def search_parameters(features: FaceFeatures, options: TrainingOptions) -> tuple
     return table[0]["params"], table
 
 
-def augmented(
-    vectors: np.ndarray, genders: np.ndarray, records: Sequence[FaceRecord], options: TrainingOptions
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def _rows(features: FaceFeatures, rows: np.ndarray) -> FaceFeatures:
+    """The faces of some rows of a FaceFeatures."""
+    faces = None if features.faces is None else features.faces[rows]
+    return FaceFeatures([features.records[i] for i in rows], features.vectors[rows], features.no_face, faces)
+
+
+def augmented(features: FaceFeatures, options: TrainingOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Training matrix, labels and weights, with mirrored faces interleaved after their originals when asked."""
-    weights = sample_weights(records, options.balance)
+    genders = np.array([record.gender for record in features.records])
+    weights = sample_weights(features.records, options.balance)
     if not options.flip:
-        return vectors, genders, weights
+        return features.vectors, genders, weights
     # Interleaving keeps each face next to its mirror, so the calibration's unshuffled stratified folds
     # (which take each class's samples in order) nearly never put a face and its mirror on opposite sides.
-    both = np.empty((2 * len(vectors), vectors.shape[1]), dtype=vectors.dtype)
-    both[0::2], both[1::2] = vectors, mirrored(vectors)
+    # A mirrored face's features are computed from the mirrored face (a HOG is not the mirror of a HOG).
+    if features.faces is None:
+        both = np.empty((2 * len(features.vectors), features.vectors.shape[1]), dtype=features.vectors.dtype)
+        both[0::2], both[1::2] = features.vectors, mirrored(features.vectors)
+    else:
+        both = options.recipe.features_of(mirrored_faces(features.faces))
     return both, np.repeat(genders, 2), None if weights is None else np.repeat(weights, 2)
 
 
 def fit_model(features: FaceFeatures, params: dict[str, Any], options: TrainingOptions) -> Pipeline:
-    """Fit the final calibrated pipeline on all training faces with the chosen SVM parameters."""
-    genders = np.array([record.gender for record in features.records])
-    x, y, weights = augmented(features.vectors, genders, features.records, options)
+    """Fit the final calibrated pipeline on all training faces with the chosen SVM parameters.
+
+    An identical fit (same training matrix, labels, weights and settings) made before is taken from var/cache.
+    """
+    x, y, weights = augmented(features, options)
+    settings = {"params": params, "n_components": options.n_components, "whiten": options.whiten, "seed": options.seed}
+    return cached_fit(x, y, weights, settings, lambda: _fit(x, y, weights, params, options))
+
+
+def _fit(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None, params: dict, options: TrainingOptions) -> Pipeline:
     estimator = build_estimator(
         n_components=options.n_components,
         whiten=options.whiten,
@@ -197,54 +229,6 @@ def fit_model(features: FaceFeatures, params: dict[str, Any], options: TrainingO
     logger.info("fitting the final model on %d faces with %s", len(x), params)
     estimator.fit(x, y, **fit_params)
     return estimator
-
-
-PREPROCESSING = (
-    "pad pre-cropped training images by {pad}px ({pad_mode} border) -> Haar cascade (detect_faces, largest box) -> "
-    "crop -> gray -> resize to 100x100 (INTER_AREA) -> min-max to [0, 1] -> flatten to 10000 float32 "
-    "(preprocessing.face_vector, shared with inference)"
-)
-VARIANCE_CURVE_COMPONENTS = 400
-VARIANCE_CURVE_SAMPLES = 3000
-
-
-def variance_curve(vectors: np.ndarray, seed: int) -> list[float]:
-    """Cumulative explained variance of the first few hundred eigenfaces, on a sample of training faces."""
-    from sklearn.decomposition import PCA
-
-    rows = np.random.default_rng(seed).permutation(len(vectors))[:VARIANCE_CURVE_SAMPLES]
-    n_components = min(VARIANCE_CURVE_COMPONENTS, len(rows) - 1)
-    pca = PCA(n_components=n_components, svd_solver="randomized", random_state=seed).fit(vectors[rows])
-    return np.cumsum(pca.explained_variance_ratio_).round(5).tolist()
-
-
-def prediction_latency_ms(model_predict: Any, vectors: np.ndarray, batch: int, repeats: int = 20) -> float:
-    """Median wall time of one ``predict_p_female`` call on ``batch`` faces, in milliseconds (one core)."""
-    import time
-
-    timings = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model_predict(vectors[:batch])
-        timings.append((time.perf_counter() - start) * 1000)
-    return float(np.median(timings))
-
-
-@dataclass
-class TrainingRun:
-    """What one training run produced: the material of its manifest."""
-
-    options: TrainingOptions
-    source: str
-    command: str
-    records: int  # labelled images taken (after max_records), both sides of the split
-    train: FaceFeatures
-    test: FaceFeatures
-    population: FaceFeatures  # the training faces actually fitted (after min_age)
-    params: dict[str, Any]
-    table: list[dict[str, Any]]
-    model: GenderModel
-    metrics: dict[str, Any]
 
 
 def train_and_save(
@@ -263,7 +247,7 @@ def train_and_save(
     """
     from . import reports  # matplotlib: imported only by a run that writes a report
 
-    if options.grid not in GRIDS:
+    if options.svm is None and options.grid not in GRIDS:
         raise ValueError(f"unknown grid {options.grid!r}: expected one of {', '.join(GRIDS)}")
     records = stratified_subset(records, options.max_records, options.seed)
     train_records, test_records = split_records(records, options.test_size, options.seed)
@@ -271,76 +255,22 @@ def train_and_save(
     test = extract_faces(test_records, options, desc="test images")
     population = _training_population(train, options.min_age)
     logger.info("training on %d faces (%d without a face found)", len(population.records), len(train.no_face))
-    params, table = search_parameters(population, options)
-    trained = GenderModel(fit_model(population, params, options), {})
-    metrics = evaluate_with_adults(test.records, trained.predict_p_female(test.vectors), test.no_face)
+    params, table = (dict(options.svm), []) if options.svm is not None else search_parameters(population, options)
+    trained = GenderModel(fit_model(population, params, options), {"recipe": options.recipe.to_manifest()})
+    p_female = trained.predict_p_female(test.vectors)
+    metrics = evaluate_with_adults(test.records, p_female, test.no_face)
+    estimator, compaction = compact(trained.estimator, test.vectors, p_female)
+    trained = GenderModel(estimator, trained.manifest)
     run = TrainingRun(options, source, command, len(records), train, test, population, params, table, trained, metrics)
-    save_model(trained.estimator, out_dir, training_manifest(run, Path(out_dir).name))
+    save_model(trained.estimator, out_dir, {**training_manifest(run, Path(out_dir).name), "compaction": compaction})
     model = load_model(out_dir)  # the report describes the file that ships
     curve = variance_curve(population.vectors, options.seed)
     reports.write_report(Path(out_dir) / "report", model, metrics, curve, notes.read_text() if notes else "")
     return model.manifest
 
 
-def training_manifest(run: TrainingRun, name: str) -> dict[str, Any]:
-    """The manifest of a trained model: how to reproduce it, what it was trained on, and its headline metrics."""
-    options, population = run.options, run.population
-    svm = run.model.estimator.named_steps["svm"].calibrated_classifiers_[0].estimator
-    return {
-        "name": name,
-        "description": "PCA eigenfaces -> SVC calibrated by CalibratedClassifierCV(ensemble=False); p_female = class 1",
-        "reproduce": run.command,
-        "parameters": {
-            "pca": {"n_components": options.n_components, "whiten": options.whiten},
-            "svm": run.params,
-            "balance": options.balance,
-            "flip_augmentation": options.flip,
-            "calibration": "sigmoid, 5-fold, ensemble=False",
-        },
-        "search": {
-            "grid": options.grid,
-            "grid_values": GRIDS[options.grid],
-            "candidates": len(run.table),
-            "folds": options.search_folds,
-            "samples": min(len(population.records), options.search_samples or len(population.records)),
-            "best_cv_accuracy": run.table[0]["mean_accuracy"],
-            "top": run.table[:10],
-        },
-        "training_data": {
-            "source": run.source,
-            "records": run.records,
-            "split": {"test_size": options.test_size, "seed": options.seed, "stratify": "gender x race x adult"},
-            "train_images": len(run.train.records) + len(run.train.no_face),
-            "test_images": len(run.test.records) + len(run.test.no_face),
-            "no_face": {"train": len(run.train.no_face), "test": len(run.test.no_face)},
-            "min_age": options.min_age,
-            "train_faces": len(population.records),
-            "train_faces_by_gender": dict(Counter("female" if r.gender else "male" for r in population.records)),
-        },
-        "support_vectors": int(svm.n_support_.sum()),
-        "prediction_ms": {
-            f"batch_{batch}": round(prediction_latency_ms(run.model.predict_p_female, run.test.vectors, batch), 3)
-            for batch in (1, 10)
-        },
-        "metrics": _headline(run.metrics),
-        "detection": {**asdict(options.detection), "pad": options.pad, "pad_mode": options.pad_mode, "box": "largest"},
-        "preprocessing": PREPROCESSING.format(pad=options.pad, pad_mode=options.pad_mode),
-    }
-
-
 def _training_population(features: FaceFeatures, min_age: int | None) -> FaceFeatures:
     if min_age is None:
         return features
     rows = [i for i, record in enumerate(features.records) if record.age is not None and record.age >= min_age]
-    return FaceFeatures([features.records[i] for i in rows], features.vectors[rows], features.no_face)
-
-
-def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
-    """The numbers worth keeping in the manifest: overall, per race, and the same for adults."""
-    keys = ("n", "no_face", "accuracy", "balanced_accuracy", "roc_auc", "race_gap")
-    summary = {key: metrics.get(key) for key in keys}
-    summary["ece"] = (metrics.get("calibration") or {}).get("ece")
-    summary["race_accuracy"] = {name: g["accuracy"] for name, g in metrics["groups"].get("race", {}).items()}
-    if "adults" in metrics:
-        summary["adults"] = _headline(metrics["adults"])
-    return summary
+    return _rows(features, np.array(rows, dtype=int))

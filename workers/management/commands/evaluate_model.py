@@ -14,6 +14,7 @@ from workers.pipeline.datasets import DatasetError, FaceRecord, filter_min_age, 
 from workers.pipeline.evaluation import evaluate_with_adults
 from workers.pipeline.face_extraction import extract_faces
 from workers.pipeline.model import ModelIntegrityError, default_model_dir, load_model
+from workers.pipeline.recipe import recipe_from_manifest
 from workers.pipeline.training import TrainingOptions, split_records, stratified_subset
 
 # The manifest's "detection" fields that decide which face a training image gives (the rest are video knobs).
@@ -80,13 +81,14 @@ class Command(BaseCommand):
 
 
 def extraction_options(manifest: dict[str, Any]) -> TrainingOptions:
-    """Face extraction as the model was trained: its manifest's detection settings and padding, else the defaults."""
+    """Face extraction as the model was trained: its manifest's detection, padding and recipe, else the defaults."""
     detection = manifest.get("detection") or {}
     defaults = TrainingOptions()
     return dataclasses.replace(
         defaults,
         pad=detection.get("pad", defaults.pad),
         pad_mode=detection.get("pad_mode", defaults.pad_mode),
+        recipe=recipe_from_manifest(manifest),
         detection=dataclasses.replace(
             defaults.detection, **{name: detection[name] for name in DETECTION_FIELDS if name in detection}
         ),

@@ -9,10 +9,14 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from workers.pipeline.alignment import AlignmentSettings
 from workers.pipeline.datasets import DatasetError, read_dataset
 from workers.pipeline.face_extraction import TRAINING_PAD, TRAINING_PAD_MODE
+from workers.pipeline.features import FEATURE_KINDS
 from workers.pipeline.model import REPO_ROOT
-from workers.pipeline.training import GRIDS, TrainingOptions, train_and_save
+from workers.pipeline.preprocessing import PHOTOMETRIC, Preprocessing
+from workers.pipeline.recipe import Recipe
+from workers.pipeline.training import GRIDS, NAMED_RECIPES, TrainingOptions, train_and_save
 
 
 class Command(BaseCommand):
@@ -24,7 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--grid", choices=sorted(GRIDS), default="study")
         parser.add_argument("--out", type=Path, default=Path("models/default"), help="model folder to write")
         parser.add_argument("--min-age", type=int, help="train only on faces of at least this age")
-        parser.add_argument("--components", type=int, default=50, help="number of eigenfaces")
+        parser.add_argument("--components", type=int, help="number of eigenfaces (default 50, or the recipe's)")
         parser.add_argument("--whiten", action="store_true", help="whiten the PCA components")
         parser.add_argument(
             "--balance",
@@ -43,6 +47,16 @@ class Command(BaseCommand):
         parser.add_argument("--pad", type=int, default=TRAINING_PAD, help="border added before Haar detection")
         parser.add_argument("--pad-mode", choices=["replicate", "constant"], default=TRAINING_PAD_MODE)
         parser.add_argument(
+            "--recipe", choices=sorted(NAMED_RECIPES), help="a named recipe: preprocessing, features, PCA size, SVM"
+        )
+        parser.add_argument("--align", action="store_true", help="eye alignment (AlignmentSettings defaults)")
+        parser.add_argument("--photometric", choices=PHOTOMETRIC, default="none", help="lighting step before min-max")
+        parser.add_argument("--features", help=f"comma-separated feature kinds of {FEATURE_KINDS} (default pixels)")
+        parser.add_argument("--kernel", choices=["rbf", "poly", "linear"], help="fixed SVM kernel: no grid search")
+        parser.add_argument("--C", type=float, default=10.0, help="with --kernel: the SVM's C")
+        parser.add_argument("--gamma", default="scale", help="with --kernel: a number or 'scale'")
+        parser.add_argument("--coef0", type=float, default=0.0, help="with --kernel poly: the SVM's coef0")
+        parser.add_argument(
             "--notes", type=Path, help="markdown file included in the report as 'What was tried' (read at the end)"
         )
 
@@ -52,17 +66,20 @@ class Command(BaseCommand):
             records = read_dataset(options["data"], options["labels"])
         except (DatasetError, OSError) as error:
             raise CommandError(str(error)) from error
+        named = NAMED_RECIPES.get(options["recipe"], {})
         training = TrainingOptions(
             grid=options["grid"],
             search_samples=options["search_samples"] or None,
-            n_components=options["components"],
+            n_components=options["components"] or named.get("n_components", 50),
             whiten=options["whiten"],
             min_age=options["min_age"],
             balance=options["balance"],
-            flip=options["flip"],
+            flip=options["flip"] or named.get("flip", False),
             max_records=options["max_records"],
             pad=options["pad"],
             pad_mode=options["pad_mode"],
+            recipe=named.get("recipe") or _recipe(options),
+            svm=_svm(options) or named.get("svm"),
         )
         self.stdout.write(f"training on {len(records)} labelled images from {options['data']}")
         manifest = train_and_save(
@@ -81,6 +98,25 @@ class Command(BaseCommand):
                     f"balanced={metrics['balanced_accuracy']:.4f} auc={metrics['roc_auc']:.4f} "
                     f"races={ {name: round(value, 4) for name, value in metrics['race_accuracy'].items()} }"
                 )
+
+
+def _recipe(options: dict) -> Recipe:
+    """The recipe of --align, --photometric and --features."""
+    kinds = tuple(kind.strip() for kind in (options["features"] or "pixels").split(","))
+    try:
+        preprocessing = Preprocessing(AlignmentSettings() if options["align"] else None, options["photometric"])
+        return Recipe(preprocessing, kinds)
+    except ValueError as error:
+        raise CommandError(str(error)) from error
+
+
+def _svm(options: dict) -> dict | None:
+    """Fixed SVM parameters of --kernel/--C/--gamma/--coef0, or None for the grid search."""
+    if not options["kernel"]:
+        return None
+    gamma = options["gamma"] if options["gamma"] == "scale" else float(options["gamma"])
+    number = {key: int(options[key]) if float(options[key]).is_integer() else options[key] for key in ("C", "coef0")}
+    return {"C": number["C"], "kernel": options["kernel"], "gamma": gamma, "coef0": number["coef0"]}
 
 
 def _shown(path: Path) -> str:

@@ -1,0 +1,129 @@
+"""Model recipes: training and inference make the same vectors; a recipe model round-trips; old manifests are plain."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from workers.pipeline.analysis import Analyzer
+from workers.pipeline.face_extraction import extract_faces, file_md5, pad_image
+from workers.pipeline.features import pixel_features
+from workers.pipeline.model import MANIFEST_FILE, ModelIntegrityError, load_model, save_model
+from workers.pipeline.preprocessing import face_vectors, scaled_vector
+from workers.pipeline.recipe import PLAIN_RECIPE, recipe_from_manifest
+from workers.pipeline.synthetic import astronaut_bgr, write_face_collection
+from workers.pipeline.training import NAMED_RECIPES, TrainingOptions, train_and_save
+from workers.pipeline.types import Box
+
+pytestmark = pytest.mark.timeout(300)
+
+RECIPE = NAMED_RECIPES["aligned-pixels-hog-250"]["recipe"]
+FACES = 60
+
+
+@pytest.fixture(scope="module")
+def recipe_model(tmp_path_factory) -> tuple[Path, dict, list]:
+    """A tiny model of the shipped recipe (aligned pixels+HOG, fixed rbf SVM, mirrored) trained on generated faces."""
+    folder = tmp_path_factory.mktemp("recipe")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GENREC_CACHE_DIR", str(folder / "cache"))
+        records = write_face_collection(folder / "faces", FACES)
+        named = NAMED_RECIPES["aligned-pixels-hog-250"]
+        options = TrainingOptions(
+            recipe=named["recipe"], svm=named["svm"], flip=True, n_components=10, n_jobs=1, search_folds=2
+        )
+        manifest = train_and_save(records, folder / "model", options, source="generated", command="make test")
+    return folder / "model", manifest, records
+
+
+def test_the_manifest_records_the_recipe_and_the_fitted_gamma(recipe_model):
+    directory, manifest, _ = recipe_model
+    assert manifest["recipe"]["features"] == ["pixels", "hog"]
+    assert manifest["recipe"]["n_features"] == 10000 + 2916
+    assert manifest["recipe"]["alignment"]["cascade"] == "eye"
+    assert manifest["parameters"]["svm"]["gamma"] == "scale" and manifest["parameters"]["svm"]["gamma_fitted"] > 0
+    assert manifest["search"]["candidates"] == 0
+    assert load_model(directory).recipe == RECIPE
+
+
+def test_training_and_inference_give_the_same_vector(recipe_model, tmp_path, monkeypatch):
+    directory, _, records = recipe_model
+    monkeypatch.setenv("GENREC_CACHE_DIR", str(tmp_path))
+    options = TrainingOptions(recipe=RECIPE)
+    trained = extract_faces(records[:6], options)
+    model = load_model(directory)
+    cache = json.loads(next(tmp_path.glob("boxes-*.json")).read_text())
+    for record, vector in zip(trained.records, trained.vectors, strict=True):
+        gray = pad_image(cv2.imread(str(record.path), cv2.IMREAD_GRAYSCALE), options.pad, options.pad_mode)
+        box = Box(*cache[file_md5(record.path)])
+        np.testing.assert_array_equal(model.face_vectors(gray, [box])[0], vector)
+    assert trained.vectors.shape[1] == 12916
+
+
+def test_a_recipe_model_round_trips_and_predicts_like_scikit_learn(recipe_model, tmp_path):
+    directory, manifest, _ = recipe_model
+    model = load_model(directory)
+    gray = cv2.cvtColor(astronaut_bgr(), cv2.COLOR_BGR2GRAY)
+    boxes = [Box(170, 40, 180, 180), Box(150, 30, 220, 220)]
+    vectors = model.face_vectors(gray, boxes)
+    assert model.compiled is not None
+    expected = model.estimator.predict_proba(vectors)[:, 1]
+    np.testing.assert_allclose(model.predict_p_female(vectors), expected, rtol=0, atol=1e-4)
+    save_model(model.estimator, tmp_path, {k: v for k, v in manifest.items() if k != "sha256"})
+    again = load_model(tmp_path)
+    assert again.recipe == model.recipe
+    np.testing.assert_array_equal(
+        again.predict_p_female(again.face_vectors(gray, boxes)), model.predict_p_female(vectors)
+    )
+    faces = Analyzer(model).classify(gray, boxes)
+    assert [face.p_female for face in faces] == pytest.approx(list(model.predict_p_female(vectors)), abs=1e-12)
+
+
+def test_old_manifests_load_as_the_plain_recipe(recipe_model, tmp_path):
+    _, manifest, _ = recipe_model
+    assert recipe_from_manifest({"name": "study"}) is PLAIN_RECIPE
+    plain = {k: v for k, v in manifest.items() if k != "recipe"}
+    assert recipe_from_manifest(plain) == PLAIN_RECIPE
+    gray = cv2.cvtColor(astronaut_bgr(), cv2.COLOR_BGR2GRAY)
+    boxes = [Box(170, 40, 180, 180)]
+    np.testing.assert_array_equal(PLAIN_RECIPE.face_vectors(gray, boxes), face_vectors(gray, boxes))
+
+
+def test_the_feature_step_gives_the_study_vectors_bit_for_bit_for_plain_faces():
+    rng = np.random.default_rng(2)
+    faces = rng.integers(0, 256, size=(5, 100, 100), dtype=np.uint8)
+    faces[4] = 77  # a flat face scales to zeros both ways
+    np.testing.assert_array_equal(pixel_features(faces), np.stack([scaled_vector(face) for face in faces]))
+    np.testing.assert_array_equal(PLAIN_RECIPE.features_of(faces), pixel_features(faces))
+
+
+def test_a_manifest_whose_recipe_does_not_fit_the_model_is_refused(recipe_model, tmp_path):
+    directory, manifest, _ = recipe_model
+    model = load_model(directory)
+    save_model(model.estimator, tmp_path, {k: v for k, v in manifest.items() if k not in ("recipe", "sha256")})
+    with pytest.raises(ModelIntegrityError, match="12916"):
+        load_model(tmp_path)
+    broken = json.loads((directory / MANIFEST_FILE).read_text())
+    broken["recipe"]["features"] = ["pixels", "colour"]
+    (tmp_path / MANIFEST_FILE).write_text(json.dumps({**broken, "sha256": load_model(directory).sha256}))
+    (tmp_path / "model.joblib").write_bytes((directory / "model.joblib").read_bytes())
+    with pytest.raises(ModelIntegrityError, match="recipe"):
+        load_model(tmp_path)
+
+
+def test_the_pixel_part_gives_the_tracker_the_same_descriptor_as_the_plain_pixels(recipe_model):
+    from workers.pipeline.tracking import appearance_descriptors
+
+    directory, _, _ = recipe_model
+    model = load_model(directory)
+    gray = cv2.cvtColor(astronaut_bgr(), cv2.COLOR_BGR2GRAY)
+    boxes = [Box(170, 40, 180, 180)]
+    pixels = pixel_features(model.recipe.faces(gray, boxes))
+    part = model.recipe.pixel_part(model.face_vectors(gray, boxes))
+    assert part.shape == (1, 10000)
+    np.testing.assert_allclose(part, pixels, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(appearance_descriptors(part), appearance_descriptors(pixels), atol=2e-3)
