@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script from anywhere, without ins
 
 from bench.tracks_cache import frames_of, load_clips  # noqa: E402
 from workers.pipeline import tracking  # noqa: E402
-from workers.pipeline.detection import overlap  # noqa: E402
+from workers.pipeline.haar import overlap  # noqa: E402
 from workers.pipeline.model import load_model  # noqa: E402
 from workers.pipeline.types import FrameResult, label_for  # noqa: E402
 
