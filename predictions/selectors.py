@@ -31,10 +31,12 @@ STORED_COLUMNS = (
     "confidence",
     "track_id",
 )
-# One row per face: the stored columns (p_female is the model's raw per-frame value), whether its track is a
-# person or a fragment (tracking.is_person; empty before the job has finished), and the person's smoothed curve.
+# One row per face: the stored columns (p_female is the model's raw per-frame value), what its track is, and the
+# person's smoothed curve. track_kind: "person"; "fragment" (a track too short to be one, tracking.is_person);
+# "unconfirmed" (a video's detection seen in too few frames in a row to start a track, confirmation.py); or ""
+# (an image, or a video not finished yet).
 RESULT_COLUMNS = (*STORED_COLUMNS, "track_kind", "p_female_smoothed")
-PERSON, FRAGMENT = "person", "fragment"
+PERSON, FRAGMENT, UNCONFIRMED = "person", "fragment", "unconfirmed"
 
 
 def job_list_for_user(*, user) -> QuerySet[Job]:
@@ -189,10 +191,11 @@ def person_track_ids(summary: dict) -> list[int]:
 def job_result_rows(job: Job) -> list[dict[str, Any]]:
     """One row per detected face, in frame order, with the columns of RESULT_COLUMNS (JSON and CSV alike)."""
     persons = set(person_track_ids(job.summary))
+    untracked = UNCONFIRMED if job.kind == Job.Kind.VIDEO and job.summary else ""
     rows = list(job.detections.order_by("frame_index", "face_index").values(*STORED_COLUMNS, "p_female_smoothed"))
     for row in rows:
         track_id = row["track_id"]
-        row["track_kind"] = "" if track_id is None else PERSON if track_id in persons else FRAGMENT
+        row["track_kind"] = untracked if track_id is None else PERSON if track_id in persons else FRAGMENT
     return [{column: row[column] for column in RESULT_COLUMNS} for row in rows]
 
 

@@ -142,7 +142,9 @@ class DetectionSerializer(serializers.Serializer):
     p_female = serializers.FloatField()
     confidence = serializers.FloatField()
     track_id = serializers.IntegerField(allow_null=True)
-    track_kind = serializers.CharField(help_text='"person", "fragment" (a track too short to be one), or "".')
+    track_kind = serializers.CharField(
+        help_text='"person", "fragment" (a track too short to be one), "unconfirmed" (no track), or "" (not finished).'
+    )
     p_female_smoothed = serializers.FloatField(allow_null=True, help_text="The person's smoothed curve here.")
 
 

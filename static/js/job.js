@@ -70,14 +70,17 @@
     );
   }
 
-  /** What the Persons table leaves out, in words: tracks too short to be a person. */
+  /** What the Persons table leaves out, in words: tracks too short to be a person, detections never confirmed. */
   function fragmentsText(summary) {
-    const count = (summary.fragments || []).length;
-    if (!count) return "";
+    const fragments = (summary.fragments || []).length;
+    const unconfirmed = summary.unconfirmed_faces || 0;
+    const parts = [];
+    if (fragments) parts.push(plural(fragments, "short track") + " (never seen in more than 2 frames in a row)");
+    if (unconfirmed) parts.push(plural(unconfirmed, "detection") + " not seen at the same place in 3 frames");
+    if (!parts.length) return "";
     return (
-      plural(count, "short track") + " (false faces or glimpses, never seen in more than 2 frames in a row) " +
-      (count === 1 ? "is" : "are") + " not listed as persons; result.json and result.csv keep " +
-      (count === 1 ? "it" : "them") + ", marked as fragments."
+      "Not listed as persons: " + parts.join(" and ") + ", such as false faces or glimpses. " +
+      "result.json and result.csv keep them, marked as fragment or unconfirmed."
     );
   }
 
@@ -415,7 +418,10 @@
       }
       if (!body.children.length) {
         const row = document.createElement("tr");
-        const cell = textCell(job.kind === "video" ? "No face was found in the analysed frames." : "No face was found in this image.");
+        const empty = !job.faces_found
+          ? "No face was found in the analysed frames."
+          : "No face was seen in more than 2 frames in a row: no person to list.";
+        const cell = textCell(job.kind === "video" ? empty : "No face was found in this image.");
         cell.colSpan = head.querySelectorAll("th").length || 1;
         cell.className = "muted";
         row.appendChild(cell);

@@ -36,9 +36,10 @@ def finished_job(owner, recorded: list[FrameResult]) -> Job:
 
 
 def one_person_and_a_false_face() -> list[FrameResult]:
-    """One face in 30 consecutive frames (1.2 s), and a false face far from it in frame 12 only."""
+    """One face in 30 consecutive frames (1.2 s); far from it, a false face in frame 12 and again in 20-22."""
     recorded = frames(range(30), fps=FPS)
-    recorded[12].faces.append(face(x=300, p_female=0.1))
+    for index in (12, 20, 21, 22):
+        recorded[index].faces.append(face(x=300, p_female=0.1))
     return recorded
 
 
@@ -66,10 +67,12 @@ def test_page_json_and_csv_list_the_same_persons(client, alice):
 
     assert on_page == in_json == in_csv
     assert len(on_page) == 2
-    assert {row["track_kind"] for row in rows} == {"person", "fragment"}
-    assert [row["track_id"] for row in document["detections"] if row["track_kind"] == "fragment"] == [
-        fragment["track_id"] for fragment in document["summary"]["fragments"]
-    ]
+    assert {row["track_kind"] for row in rows} == {"person", "fragment", "unconfirmed"}
+    fragment_rows = {row["track_id"] for row in document["detections"] if row["track_kind"] == "fragment"}
+    assert fragment_rows == {fragment["track_id"] for fragment in document["summary"]["fragments"]} != set()
+    unconfirmed = [row for row in rows if row["track_kind"] == "unconfirmed"]
+    assert [(row["frame_index"], row["track_id"]) for row in unconfirmed] == [("12", "")]
+    assert document["summary"]["unconfirmed_faces"] == 1
 
 
 def test_a_one_frame_false_face_is_not_a_person_on_the_page(client, alice):
@@ -80,7 +83,9 @@ def test_a_one_frame_false_face_is_not_a_person_on_the_page(client, alice):
 
     summary = snapshot["summary"]
     assert [person["frames_seen"] for person in summary["persons"]] == [30]
-    assert [(fragment["frames_seen"], fragment["is_person"]) for fragment in summary["fragments"]] == [(1, False)]
+    # Seen once: no track at all. Seen three frames in a row (0.08 s): a track, but a fragment, not a person.
+    assert summary["unconfirmed_faces"] == 1
+    assert [(fragment["frames_seen"], fragment["is_person"]) for fragment in summary["fragments"]] == [(3, False)]
     assert summary["main_track_id"] == summary["persons"][0]["track_id"]
     assert summary["label"] == summary["persons"][0]["label"] == "female"
     # Only persons have a smoothed curve on the timeline; the false face stays in the raw values.
