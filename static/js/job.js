@@ -53,7 +53,8 @@
     if (!summary.label) return "No face found: " + frames + ".";
     const persons = plural((summary.persons || []).length, "person");
     const confidence = summary.confidence ?? summary.mean_confidence;
-    return "Video: " + verdict(summary.label, confidence) + ", the person on screen longest; " + persons + ", " + frames + ".";
+    const whose = (summary.persons || []).length ? ", the person on screen longest; " : ", from the faces found; ";
+    return "Video: " + verdict(summary.label, confidence) + whose + persons + ", " + frames + ".";
   }
 
   /** "0.4 s", or the frame number when the video's rate is unknown. */
@@ -61,10 +62,12 @@
 
   /** The sentence under a video's summary: whose label the video's is. */
   function mainPersonText(summary) {
-    const main = (summary.persons || []).find((person) => person.track_id === summary.main_track_id);
-    if (!main) return "";
+    const tracks = (summary.persons || []).concat(summary.fragments || []);
+    const main = tracks.find((track) => track.track_id === summary.main_track_id);
+    if (!main) return summary.label ? "No face was seen at one place in 3 frames: the label is the mean over all faces." : "";
+    const who = main.is_person === false ? "the longest track (too short to count as a person)" : "the person on screen longest";
     return (
-      "The video's label is that of the person on screen longest, #" + main.track_id + " (seen in " +
+      "The video's label is that of " + who + ", #" + main.track_id + " (seen in " +
       plural(main.frames_seen, "analysed frame") + "): P(female) " + fixed(main.p_female, 2) +
       ", 95% interval " + fixed(main.p_female_low, 2) + " – " + fixed(main.p_female_high, 2) + "."
     );
