@@ -258,7 +258,7 @@
       list.replaceChildren();
       Object.keys(this.timeline.persons).forEach((trackId, order) => {
         const swatch = document.createElement("span");
-        swatch.className = "legend-line person-" + (order % 4);
+        swatch.className = "legend-line " + window.GenrecTimeline.personClass(order);
         list.append(swatch, " #" + trackId + " ");
       });
     }

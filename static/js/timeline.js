@@ -61,6 +61,11 @@
       this.add(points || []);
     }
 
+    /** The colour class of the n-th person's curve (the legend uses it too). */
+    static personClass(order) {
+      return "person-" + (order % PERSON_COLOURS);
+    }
+
     /** Whether there are smoothed curves to show (only once the job has finished). */
     hasPersons() {
       return Object.keys(this.persons).length > 0;
@@ -179,7 +184,7 @@
       }
       for (const column of gaps) svg.appendChild(element("line", { x1: column, x2: column, y1: y(0) - 6, y2: y(0), class: "gap-tick" }));
       Object.keys(this.persons).forEach((trackId, order) => {
-        const colour = "person-" + (order % PERSON_COLOURS);
+        const colour = Timeline.personClass(order);
         let segment = [];
         let previous = null;
         const flush = () => {
