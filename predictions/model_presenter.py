@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .formatting import percent
-from .models import ModelVersion
 from .selectors import model_version_default, model_versions_available
 
 
@@ -35,18 +34,16 @@ COMPARISON_ROWS: tuple[tuple[str, Callable[[dict], str | None]], ...] = (
 )
 
 
-def model_label(version: ModelVersion) -> str:
-    """How a model is offered in a select: its name and its adults' accuracy when known."""
-    accuracy = percent(_adults(version.metrics or {}).get("accuracy"))
-    return f"{version.name} — {accuracy} on adults" if accuracy else version.name
-
-
 def model_choices() -> dict:
-    """The context of a form's model select: the available models and the default (active) one's name."""
+    """The context of a form's model select: the available models by name, the default (active) one marked."""
     default = model_version_default()
+    default_name = default.name if default else ""
     return {
-        "model_options": [(version.name, model_label(version)) for version in model_versions_available()],
-        "default_model": default.name if default else "",
+        "model_options": [
+            (version.name, f"{version.name} (active)" if version.name == default_name else version.name)
+            for version in model_versions_available()
+        ],
+        "default_model": default_name,
     }
 
 

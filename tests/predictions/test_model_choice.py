@@ -43,6 +43,7 @@ def test_try_it_now_offers_the_available_models_with_the_active_one_selected(cli
     options = re.findall(r'<option value="([^"]+)"( selected)?', details)
     assert "<summary>Advanced options</summary>" in details and 'name="model"' in details
     assert options == [("eigen-a", ""), ("eigen-b", " selected")]
+    assert ">eigen-b (active)</option>" in details and ">eigen-a</option>" in details
 
 
 def test_upload_with_a_chosen_model_records_it(client, alice, django_capture_on_commit_callbacks):
