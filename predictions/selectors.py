@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Max, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -16,7 +17,7 @@ from django.urls import reverse
 from workers.pipeline.types import Box, Face, FrameResult
 
 from .events import face_dict, timeline_point
-from .models import Job, JobPart
+from .models import Job, JobPart, ModelVersion
 
 STORED_COLUMNS = (
     "frame_index",
@@ -222,3 +223,34 @@ def job_result_document(job: Job) -> dict[str, Any]:
     document.pop("urls")
     document["detections"] = job_result_rows(job)
     return document
+
+
+# ---- model versions (public facts about the installed models, not user data) ----
+
+
+def model_versions_available() -> list[ModelVersion]:
+    """The installed models a job can use, by name."""
+    return list(ModelVersion.objects.filter(available=True).order_by("name"))
+
+
+def model_version_default() -> ModelVersion | None:
+    """The model a new job gets unless one is chosen: the active one, else the row of GENREC_MODEL_DIR's folder.
+
+    None when neither exists (no sync has run): the worker then loads GENREC_MODEL_DIR and records it.
+    """
+    active = ModelVersion.objects.filter(active=True, available=True).first()
+    if active is not None:
+        return active
+    fallback = Path(settings.GENREC_MODEL_DIR).resolve()
+    return next((version for version in model_versions_available() if version.directory.resolve() == fallback), None)
+
+
+def model_version_named(asked: str) -> ModelVersion | None:
+    """The available model with this name (or sha256), or None."""
+    return next((version for version in model_versions_available() if asked in (version.name, version.sha256)), None)
+
+
+def model_default_directory() -> Path:
+    """The folder of the model new jobs get: the default version's, else GENREC_MODEL_DIR."""
+    version = model_version_default()
+    return version.directory if version is not None else Path(settings.GENREC_MODEL_DIR)

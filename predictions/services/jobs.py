@@ -24,7 +24,7 @@ from workers.pipeline.types import FrameResult, VideoSummary, analysed_frames
 
 from .. import events
 from ..models import AnalysedFrame, Detection, Job, JobPart, ModelVersion
-from ..selectors import job_counters, job_snapshot
+from ..selectors import job_counters, job_snapshot, model_version_default
 from ..validators import ValidatedUpload
 
 logger = logging.getLogger(__name__)
@@ -38,10 +38,14 @@ CANCELLED_PART = "Cancelled with its job."
 # ---- creating, queueing and claiming ----
 
 
-def job_create(*, owner, upload: ValidatedUpload, every_n_frames: int) -> Job:
+def job_create(
+    *, owner, upload: ValidatedUpload, every_n_frames: int, model_version: ModelVersion | None = None
+) -> Job:
     """Create the PENDING job of an upload already stored and checked, and queue it once committed.
 
-    On any failure neither the row nor the file is left behind.
+    The job records its model now: the one chosen (already checked to be available), else the active one, so
+    changing the active model later never changes what a queued job uses. On any failure neither the row nor
+    the file is left behind.
     """
     info = upload.info
     every_n_frames = max(1, int(every_n_frames)) if info else 1
@@ -59,6 +63,7 @@ def job_create(*, owner, upload: ValidatedUpload, every_n_frames: int) -> Job:
                 fps=upload.fps,
                 width=upload.width,
                 height=upload.height,
+                model_version=model_version or model_version_default(),
             )
             transaction.on_commit(partial(job_enqueue, job.pk))
     except BaseException:
@@ -132,11 +137,18 @@ def job_plan_image(*, job: Job) -> None:
 
 
 def job_use_model(*, job: Job, model) -> ModelVersion:
-    """Record which model (by its sha256) analyses this job, registering the version on first sight."""
-    version, _ = ModelVersion.objects.get_or_create(
-        sha256=model.sha256,
-        defaults={"name": f"{model.name or 'model'}-{model.sha256[:12]}", "metrics": model.manifest.get("metrics", {})},
-    )
+    """Record which model (by its sha256) analyses a job created without one, registering it on first sight.
+
+    Only the fallback takes this path (no model row existed when the job was created); a synced folder of the
+    same file is preferred, and sync_models adopts a row registered here once it finds the folder.
+    """
+    version = ModelVersion.objects.filter(sha256=model.sha256).order_by("-available", "pk").first()
+    if version is None:
+        version = ModelVersion.objects.create(
+            sha256=model.sha256,
+            name=f"{model.name or 'model'}-{model.sha256[:12]}",
+            metrics=model.manifest.get("metrics", {}),
+        )
     Job.objects.filter(pk=job.pk).update(model_version=version)
     job.model_version = version
     return version
