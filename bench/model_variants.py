@@ -32,16 +32,12 @@ sys.path.insert(0, str(ROOT))
 from workers.pipeline.alignment import AlignmentSettings  # noqa: E402
 from workers.pipeline.datasets import read_dataset  # noqa: E402
 from workers.pipeline.evaluation import evaluate_with_adults  # noqa: E402
+from workers.pipeline.face_extraction import _settings_key, cache_dir, extract_faces, file_md5, pad_image  # noqa: E402
 from workers.pipeline.features import feature_matrix  # noqa: E402
 from workers.pipeline.model import build_estimator  # noqa: E402
 from workers.pipeline.preprocessing import Preprocessing, face_image, prepared_face  # noqa: E402
 from workers.pipeline.training import (  # noqa: E402
     TrainingOptions,
-    _settings_key,
-    cache_dir,
-    extract_faces,
-    file_md5,
-    pad_image,
     sample_weights,
     split_records,
     stratified_subset,

@@ -58,7 +58,7 @@ def envsecret(name: str) -> str | None:
 GENREC_MAX_IMAGE_PIXELS = envint("GENREC_MAX_IMAGE_PIXELS", 40_000_000)
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(GENREC_MAX_IMAGE_PIXELS))
 
-from workers.pipeline.model import default_model_dir  # noqa: E402
+from workers.pipeline.model import default_model_dir, models_root  # noqa: E402
 
 DEBUG = envbool("DEBUG", False)
 
@@ -226,7 +226,10 @@ AXES_VERBOSE = False  # no banner on every start: a command's refusal stays the 
 
 # ---- GEN_REC limits: every one a named setting with a safe default ----
 # Read by the pipeline (GENREC_MODEL_DIR, else models/default), so the command line and the site agree.
+# The model new jobs use when no ModelVersion is marked active (the quick start's, before any sync).
 GENREC_MODEL_DIR = default_model_dir()
+# Every sub-folder with a manifest.json is a model (manage.py sync_models; workers and web sync at start).
+GENREC_MODELS_ROOT = models_root()
 GENREC_MAX_UPLOAD_BYTES = envint("GENREC_MAX_UPLOAD_BYTES", 200 * 1024 * 1024)
 GENREC_MAX_VIDEO_FRAMES = envint("GENREC_MAX_VIDEO_FRAMES", 54_000)
 GENREC_MAX_VIDEO_SECONDS = envint("GENREC_MAX_VIDEO_SECONDS", 30 * 60)

@@ -108,7 +108,8 @@ def accept_upload(
 def _accept_checked(request: HttpRequest, *, options_form, options_error: str, create) -> JsonResponse:
     options = options_form(request.POST)
     if not options.is_valid():
-        return json_error(options_error, 400)
+        # A model that is not available says so and lists the choices; the numbers share the endpoint's message.
+        return json_error(options.errors["model"][0] if "model" in options.errors else options_error, 400)
     try:
         return create(request, options.cleaned_data)
     except UploadRejected as refusal:
@@ -132,7 +133,10 @@ def job_upload(request: HttpRequest) -> JsonResponse:
 
 def _job_create_from_request(request: HttpRequest, options: dict) -> JsonResponse:
     job = intake.job_from_upload(
-        owner=request.user, file=request.FILES.get("file"), every_n_frames=options["every_n_frames"]
+        owner=request.user,
+        file=request.FILES.get("file"),
+        every_n_frames=options["every_n_frames"],
+        model_version=options["model"],
     )
     return JsonResponse({"job": selectors.job_snapshot(job)}, status=201)
 

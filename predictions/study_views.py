@@ -23,6 +23,7 @@ from .api import accept_upload, json_error, login_required_json
 from .archives import check_study_archive_size
 from .formatting import whole_megabytes
 from .forms import DEFAULT_STUDY_EVERY_N_FRAMES, DEFAULT_STUDY_MAX_FRAMES, EVERY_N_FRAMES_MAX, StudyOptionsForm
+from .model_presenter import model_choices
 from .models import Job
 from .study_presenter import study_report
 from .validators import UploadRejected
@@ -67,6 +68,7 @@ def study_index(request: HttpRequest) -> HttpResponse:
         "default_every_n_frames": DEFAULT_STUDY_EVERY_N_FRAMES,
         "default_max_frames": DEFAULT_STUDY_MAX_FRAMES,
         "max_every_n_frames": EVERY_N_FRAMES_MAX,
+        **model_choices(),
     }
     return render(request, "studies/index.html", context)
 
@@ -126,6 +128,12 @@ def _check_declared_archive_size(content_length: str | None) -> None:
 
 
 def _study_create_from_request(request: HttpRequest, options: dict) -> JsonResponse:
-    job = intake.study_from_zip(owner=request.user, file=request.FILES.get("file"), **options)
+    job = intake.study_from_zip(
+        owner=request.user,
+        file=request.FILES.get("file"),
+        every_n_frames=options["every_n_frames"],
+        max_frames=options["max_frames"],
+        model_version=options["model"],
+    )
     page = reverse("study-detail", kwargs={"public_id": job.public_id})
     return JsonResponse({"job": selectors.job_snapshot(job), "page": page}, status=201)

@@ -13,7 +13,6 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from django.conf import settings
 
 from predictions import services
 from predictions.models import Job
@@ -36,13 +35,12 @@ from workers.pipeline.study.report import write_study
 from workers.pipeline.types import FrameResult, analysed_frames
 from workers.pipeline.video import probe
 from workers.run_control import RunControl
-from workers.runner import worker_model
+from workers.runner import job_model_dir, job_model_recorded
 
 
 def run_study_job(job: Job) -> None:
     """Analyse every video of a claimed study, write its report files and finish the job with their summary."""
-    model = worker_model()
-    services.job_use_model(job=job, model=model)
+    model = job_model_recorded(job)
     root = job.upload_path
     found = find_study_videos(root)
     videos = sample_per_cell(found, per_group=len(found), seed=DEFAULT_SEED)  # every video, in cell order
@@ -51,7 +49,7 @@ def run_study_job(job: Job) -> None:
         every_n_frames=job.every_n_frames,
         max_frames=job.max_frames,
         detection=STUDY_DETECTION,
-        model_dir=str(settings.GENREC_MODEL_DIR),
+        model_dir=str(job_model_dir(job)),
     )
     progress = StudyProgress(job, videos_total=len(videos))
     rows = []

@@ -9,9 +9,15 @@ import logging
 
 from predictions import services
 from predictions.archives import check_study_archive_size
+from predictions.forms import model_refusal_message
 from predictions.intake import job_from_upload, limit_refusal, study_from_zip
 from predictions.models import Job
-from predictions.selectors import study_get_for_user
+from predictions.selectors import (
+    model_version_default,
+    model_version_named,
+    model_versions_available,
+    study_get_for_user,
+)
 from predictions.study_views import STUDY_FILES
 from predictions.validators import UploadRejected, check_content_length
 
@@ -24,6 +30,10 @@ __all__ = [
     "check_study_archive_size",
     "job_from_upload",
     "limit_refusal",
+    "model_refusal_message",
+    "model_version_default",
+    "model_version_named",
+    "model_versions_available",
     "study_from_zip",
     "study_get_for_user",
     "shipped_manifest",
@@ -31,7 +41,7 @@ __all__ = [
 
 
 def shipped_manifest() -> dict | None:
-    """The manifest of the model the workers load (GENREC_MODEL_DIR), as the Concept page reads it."""
+    """The manifest of the model new jobs use (the active one, else GENREC_MODEL_DIR), as the Concept page reads it."""
     from predictions.views import read_report_json  # the pages module: imported when asked, not at start-up
 
     return read_report_json("manifest.json")

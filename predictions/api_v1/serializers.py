@@ -33,7 +33,7 @@ class JobCreateSerializer(serializers.Serializer):
     model = serializers.CharField(
         required=False,
         max_length=100,
-        help_text="A model's name or sha256 from /api/v1/models/; only the active model is served for now.",
+        help_text="An available model's name or sha256 from /api/v1/models/ (default: the active model).",
     )
 
     def validate_every_n_frames(self, value: int | None) -> int:
@@ -49,6 +49,11 @@ class StudyCreateSerializer(serializers.Serializer):
     )
     every_n_frames = serializers.IntegerField(required=False, default=None, min_value=1, max_value=EVERY_N_FRAMES_MAX)
     max_frames = serializers.IntegerField(required=False, default=None, min_value=1, allow_null=True)
+    model = serializers.CharField(
+        required=False,
+        max_length=100,
+        help_text="An available model's name or sha256 from /api/v1/models/ (default: the active model).",
+    )
 
     def validate_every_n_frames(self, value: int | None) -> int:
         """The study page's default when not given."""
@@ -101,6 +106,10 @@ class JobSnapshotSerializer(serializers.Serializer):
     timeline = serializers.ListField(
         child=serializers.ListField(), help_text="[frame_index, time_seconds, mean_p_female or null, n_faces]"
     )
+    persons_timeline = serializers.DictField(
+        child=serializers.ListField(child=serializers.ListField()),
+        help_text="Once finished, each person's smoothed curve: {track_id: [[frame_index, time_seconds, p_smoothed]]}",
+    )
     latest_faces = FaceSerializer(many=True)
     result_frames = ResultFrameSerializer(many=True)
     summary = serializers.DictField(help_text="label, mean/std confidence, frames analysed, persons, ...")
@@ -138,6 +147,10 @@ class DetectionSerializer(serializers.Serializer):
     p_female = serializers.FloatField()
     confidence = serializers.FloatField()
     track_id = serializers.IntegerField(allow_null=True)
+    track_kind = serializers.CharField(
+        help_text='"person", "fragment" (a track too short to be one), "unconfirmed" (no track), or "" (not finished).'
+    )
+    p_female_smoothed = serializers.FloatField(allow_null=True, help_text="The person's smoothed curve here.")
 
 
 class JobResultsSerializer(serializers.Serializer):
@@ -159,10 +172,11 @@ class ModelVersionSerializer(serializers.Serializer):
 
     name = serializers.CharField()
     sha256 = serializers.CharField()
-    active = serializers.BooleanField(help_text="The model the workers load now (GENREC_MODEL_DIR).")
+    active = serializers.BooleanField(help_text="The model a new job gets unless it names another.")
+    available = serializers.BooleanField(help_text="Installed: a job may name it (others only analysed past jobs).")
     created_at = serializers.DateTimeField(allow_null=True)
     metrics = serializers.DictField(help_text="Accuracy, balanced accuracy, ROC AUC, ECE, per-group figures.")
-    manifest = serializers.DictField(allow_null=True, help_text="The active model's manifest (training, settings).")
+    manifest = serializers.DictField(allow_null=True, help_text="An available model's manifest (training, settings).")
 
 
 class WebhookDeliverySerializer(serializers.Serializer):

@@ -69,13 +69,10 @@ def _upload_fields(request: Request) -> dict:
 
 
 def model_refusal(asked: str | None) -> str | None:
-    """Why a requested model cannot analyse the job (the workers load one model, the active one), or None."""
-    if not asked:
+    """Why a requested model cannot analyse the job (it names no available model), or None."""
+    if not asked or gateway.model_version_named(asked) is not None:
         return None
-    manifest = gateway.shipped_manifest() or {}
-    if asked in (manifest.get("name"), manifest.get("sha256")):
-        return None
-    return f"This site analyses with one model, {manifest.get('name', 'the active one')}: see /api/v1/models/."
+    return gateway.model_refusal_message(asked) + " See /api/v1/models/."
 
 
 @extend_schema(tags=["jobs"])
@@ -143,7 +140,10 @@ class JobListCreate(ListAPIView):
                 return error_response(refusal, 400)
         try:
             job = gateway.job_from_upload(
-                owner=request.user, file=options.get("file"), every_n_frames=options["every_n_frames"]
+                owner=request.user,
+                file=options.get("file"),
+                every_n_frames=options["every_n_frames"],
+                model_version=gateway.model_version_named(options["model"]) if options.get("model") else None,
             )
         except gateway.UploadRejected as rejected:
             logger.info("API upload refused for user %s: %s", request.user.pk, rejected.message)

@@ -20,7 +20,7 @@ from predictions.models_api import ApiKey
 from . import gateway, serializers
 from .errors import error_response
 from .permissions import IsStaff, KeyScopePermission
-from .views_jobs import ERRORS, IgnoreAccept
+from .views_jobs import ERRORS, IgnoreAccept, model_refusal
 
 logger = logging.getLogger(__name__)
 
@@ -42,30 +42,44 @@ class Me(APIView):
         )
 
 
-def _model_row(version: ModelVersion | None, manifest: dict | None) -> dict:
-    shipped = bool(manifest) and (version is None or version.sha256 == manifest.get("sha256"))
+def _model_row(version: ModelVersion | None, manifest: dict | None, active: bool) -> dict:
+    """One model: a version row, or (version None) the GENREC_MODEL_DIR manifest before any sync registered it."""
+    if version is None:
+        return {
+            "name": manifest.get("name", ""),
+            "sha256": manifest.get("sha256", ""),
+            "active": True,
+            "available": True,
+            "created_at": manifest.get("created_at"),
+            "metrics": manifest.get("metrics") or {},
+            "manifest": manifest,
+        }
     return {
-        "name": version.name if version else manifest.get("name", ""),
-        "sha256": version.sha256 if version else manifest.get("sha256", ""),
-        "active": shipped,
-        "created_at": version.created_at if version else manifest.get("created_at"),
-        "metrics": (version.metrics if version else None) or (manifest.get("metrics") if shipped else {}) or {},
-        "manifest": manifest if shipped else None,
+        "name": version.name,
+        "sha256": version.sha256,
+        "active": active,
+        "available": version.available,
+        "created_at": version.created_at,
+        "metrics": version.metrics or {},
+        "manifest": (version.manifest or None) if version.available else None,
     }
 
 
 @extend_schema(tags=["models"], responses={200: serializers.ModelVersionSerializer(many=True), 401: ERRORS[401]})
 class ModelList(APIView):
-    """The model versions that have analysed jobs, and the one the workers load now, with published figures."""
+    """The installed models a job can ask for, and the versions that analysed earlier jobs, with their figures."""
 
     def get(self, request):
-        """Every known model version, the active one first."""
+        """Every known model version, the active one (what a job gets unless it names another) first."""
+        default = gateway.model_version_default()
+        rows = [
+            _model_row(version, None, default is not None and version.pk == default.pk)
+            for version in ModelVersion.objects.order_by("name")
+        ]
         manifest = gateway.shipped_manifest()
-        versions = list(ModelVersion.objects.order_by("-created_at"))
-        rows = [_model_row(version, manifest) for version in versions]
-        if manifest and not any(row["active"] for row in rows):
-            rows.append(_model_row(None, manifest))  # not used by any job yet
-        rows.sort(key=lambda row: not row["active"])
+        if default is None and manifest:
+            rows.append(_model_row(None, manifest, True))  # no row yet: the workers' fallback folder
+        rows.sort(key=lambda row: (not row["active"], not row["available"]))
         return Response(serializers.ModelVersionSerializer(rows, many=True).data)
 
 
@@ -112,8 +126,15 @@ class StudyCreate(APIView):
         options = serializers.StudyCreateSerializer(data=request.data)
         if not options.is_valid():
             return error_response("Invalid study options.", 400, fields=options.errors)
+        fields = {"file": None, **options.validated_data}
+        asked = fields.pop("model", None)
+        refusal = model_refusal(asked)
+        if refusal:
+            return error_response(refusal, 400)
         try:
-            job = gateway.study_from_zip(owner=request.user, **{"file": None, **options.validated_data})
+            job = gateway.study_from_zip(
+                owner=request.user, **fields, model_version=gateway.model_version_named(asked) if asked else None
+            )
         except gateway.UploadRejected as rejected:
             logger.info("API study refused for user %s: %s", request.user.pk, rejected.message)
             return error_response(rejected.message, rejected.status)

@@ -129,7 +129,7 @@ def test_delete_removes_the_job_and_its_files(alice, alice_api):
     assert alice_api.delete(reverse("api-v1-job", args=[job.public_id])).status_code == 404
 
 
-def test_models_list_the_active_model_with_its_published_figures(alice_api, settings):
+def test_models_list_the_shipped_model_before_any_sync(alice_api):
     from predictions.api_v1.gateway import shipped_manifest
 
     manifest = shipped_manifest()
@@ -142,7 +142,21 @@ def test_models_list_the_active_model_with_its_published_figures(alice_api, sett
         "name": "older",
         "sha256": "ab" * 32,
         "active": False,
+        "available": False,
         "created_at": None,
         "metrics": {"accuracy": 0.5},
         "manifest": None,
     }
+
+
+def test_models_list_every_installed_model_the_active_one_first(alice_api, installed_models):
+    services.model_versions_sync()
+    services.model_version_activate(version=ModelVersion.objects.get(name="eigen-b"))
+
+    models = alice_api.get(reverse("api-v1-models")).json()
+
+    assert [(model["name"], model["active"], model["available"]) for model in models] == [
+        ("eigen-b", True, True),
+        ("eigen-a", False, True),
+    ]
+    assert models[0]["manifest"]["sha256"] == models[0]["sha256"] == ModelVersion.objects.get(name="eigen-b").sha256

@@ -7,7 +7,8 @@ import json
 import pytest
 from django.urls import reverse
 
-from predictions.models import Job
+from predictions import services
+from predictions.models import Job, ModelVersion
 from tests.study_helpers import face_study_zip, study_zip
 
 from .conftest import key_client
@@ -34,6 +35,22 @@ def test_a_refused_archive_is_a_json_400_and_leaves_nothing(staff, tmp_path, set
     assert response.status_code == 400 and response.json()["error"]
     assert Job.objects.count() == 0
     assert [path for path in settings.MEDIA_ROOT.rglob("*") if path.is_file()] == []
+
+
+def test_a_study_runs_with_the_model_it_names_and_an_unknown_one_is_refused(
+    staff, tmp_path, settings, installed_models, django_capture_on_commit_callbacks
+):
+    services.model_versions_sync()
+    archive = face_study_zip(tmp_path, frames=6)
+    api = key_client(staff)
+    with archive.open("rb") as file:
+        refused = api.post(reverse("api-v1-studies"), {"file": file, "model": "nope"})
+    assert refused.status_code == 400 and "the available models are: eigen-a, eigen-b" in refused.json()["error"]
+    assert Job.objects.count() == 0 and [path for path in settings.MEDIA_ROOT.rglob("*") if path.is_file()] == []
+    with archive.open("rb") as file, django_capture_on_commit_callbacks():
+        response = api.post(reverse("api-v1-studies"), {"file": file, "model": "eigen-b"})
+    assert response.status_code == 201, response.content
+    assert Job.objects.get(kind=Job.Kind.STUDY).model_version == ModelVersion.objects.get(name="eigen-b")
 
 
 def test_study_detail_and_report_files(staff):

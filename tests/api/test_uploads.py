@@ -6,8 +6,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from predictions.api_v1.gateway import shipped_manifest
-from predictions.models import Job
+from predictions import services
+from predictions.models import Job, ModelVersion
 from predictions.models_api import JobWebhook
 from tests.predictions.test_validators import CORPUS_NAMES, hostile_corpus  # noqa: F401  (the site's corpus)
 from tests.predictions.web_factories import astronaut_video, png_bytes
@@ -125,13 +125,24 @@ def test_webhook_is_kept_with_the_keys_signing_secret(alice_api, django_capture_
     assert isinstance(alice_api, KeyClient)
 
 
-def test_only_the_active_model_can_be_asked_for(alice_api, django_capture_on_commit_callbacks):
+def test_any_available_model_can_be_asked_for_and_others_are_refused(
+    alice_api, installed_models, settings, django_capture_on_commit_callbacks
+):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    services.model_versions_sync()
+    ModelVersion.objects.create(name="retired", sha256="cd" * 32)  # analysed old jobs; its folder is gone
+
     def upload(model):
         fields = {"file": SimpleUploadedFile("a.png", png_bytes()), "model": model}
         return alice_api.post(reverse("api-v1-jobs"), fields)
 
-    refused = upload("some-other-model")
-    assert refused.status_code == 400 and "/api/v1/models/" in refused.json()["error"]
-    assert Job.objects.count() == 0
+    for asked in ("some-other-model", "retired"):
+        refused = upload(asked)
+        assert refused.status_code == 400 and "/api/v1/models/" in refused.json()["error"], asked
+        assert "the available models are: eigen-a, eigen-b" in refused.json()["error"]
+    assert Job.objects.count() == 0 and stored_files(settings) == []
+    eigen_b = ModelVersion.objects.get(name="eigen-b")
     with django_capture_on_commit_callbacks():
-        assert upload(shipped_manifest()["sha256"]).status_code == 201
+        by_name, by_sha256 = upload("eigen-b"), upload(eigen_b.sha256)
+    assert by_name.status_code == 201 and by_sha256.status_code == 201
+    assert [job.model_version for job in Job.objects.all()] == [eigen_b, eigen_b]

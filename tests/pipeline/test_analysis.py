@@ -32,7 +32,7 @@ class CountingModel:
 
     def __init__(self, model):
         self.model, self.calls, self.rows = model, 0, []
-        self.face_vectors = model.face_vectors
+        self.face_vectors, self.recipe = model.face_vectors, model.recipe
 
     def predict_p_female(self, vectors: np.ndarray) -> np.ndarray:
         self.calls += 1

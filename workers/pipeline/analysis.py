@@ -14,6 +14,7 @@ from .config import DEFAULT_DETECTION, IMAGE_DETECTION, OPENCV_THREADS, Detectio
 from .detection import FaceDetector, make_detector, to_gray
 from .errors import AnalysisCancelled, ImageReadError
 from .model import cached_model
+from .tracking import appearance_descriptors
 from .types import Box, Face, FrameResult, ImageResult, VideoResult, label_for
 from .video import FrameReader, probe
 
@@ -78,13 +79,16 @@ class Analyzer:
         self.image_detector = image_detector if image_detector is not None else make_detector(image_detection)
 
     def classify(self, gray: np.ndarray, boxes: list[Box]) -> list[Face]:
-        """Classify all faces of one frame with a single batched model call."""
+        """Classify all faces of one frame with a single batched model call; each face carries its descriptor."""
         if not boxes:
             return []
-        # The model makes its own vectors (its recipe); for a pixels-first recipe, ``model.recipe.pixel_part``
-        # of them is the 100x100 pixel vector (scaled per face) the tracker's appearance descriptor reads.
-        p_female = self.model.predict_p_female(self.model.face_vectors(gray, boxes))
-        return [face_from_p_female(box, float(p)) for box, p in zip(boxes, p_female, strict=True)]
+        vectors = self.model.face_vectors(gray, boxes)  # made by the model's own recipe
+        p_female = self.model.predict_p_female(vectors)
+        faces = [face_from_p_female(box, float(p)) for box, p in zip(boxes, p_female, strict=True)]
+        # The descriptor reads the 100x100 min-max pixels (the pixel block of a pixels-first recipe's vectors).
+        for face, descriptor in zip(faces, appearance_descriptors(self.model.recipe.pixel_part(vectors)), strict=True):
+            face.descriptor = descriptor
+        return faces
 
     def analyze_image(self, image_or_path: str | Path | bytes | np.ndarray) -> ImageResult:
         """Find and classify every face of one image; an image without faces gives ``faces=[]``."""

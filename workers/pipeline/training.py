@@ -24,7 +24,14 @@ from .face_extraction import TRAINING_PAD, TRAINING_PAD_MODE, FaceFeatures, extr
 from .model import CALIBRATION_FOLDS, GenderModel, build_estimator, load_model, save_model
 from .preprocessing import Preprocessing
 from .recipe import PLAIN_RECIPE, Recipe, mirrored_faces
-from .training_record import TrainingRun, cached_fit, compact, training_manifest, variance_curve
+from .training_record import (
+    TrainingRun,
+    _headline,  # noqa: F401 - the manifest's metrics summary, imported from here by tests
+    cached_fit,
+    compact,
+    training_manifest,
+    variance_curve,
+)
 
 logger = logging.getLogger(__name__)
 

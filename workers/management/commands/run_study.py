@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from workers.management.arguments import positive_int
 from workers.pipeline.errors import PipelineError
+from workers.pipeline.model import MANIFEST_FILE, model_folders
 from workers.pipeline.study import (
     DEFAULT_CATEGORIES,
     DEFAULT_COMPARISON,
@@ -28,6 +31,20 @@ def category_name(value: str) -> str:
     if name is None:
         raise argparse.ArgumentTypeError(f"{value!r} is not a FakeAVCeleb category")
     return name
+
+
+def study_model_dir(asked: str | None) -> Path:
+    """The model folder a study runs with: an installed model by name, a folder, else GENREC_MODEL_DIR.
+
+    Names are the folders under GENREC_MODELS_ROOT (the ones sync_models registers), so the command needs no database.
+    """
+    if asked is None:
+        return Path(settings.GENREC_MODEL_DIR)
+    for candidate in (Path(settings.GENREC_MODELS_ROOT) / asked, Path(asked)):
+        if (candidate / MANIFEST_FILE).is_file():
+            return candidate
+    names = ", ".join(folder.name for folder in model_folders(Path(settings.GENREC_MODELS_ROOT))) or "none"
+    raise CommandError(f"no model called {asked!r}: the installed models are {names} (or give a model folder)")
 
 
 class Command(BaseCommand):
@@ -70,7 +87,12 @@ class Command(BaseCommand):
             default="study",
             help="'study': full resolution, scale 1.1, every frame detected; 'default': the app's",
         )
-        parser.add_argument("--model", default=None, help="model folder (default: the shipped models/default)")
+        parser.add_argument(
+            "--model",
+            default=None,
+            help="an installed model by name (a folder under models/, see sync_models) or a model folder's path "
+            "(default: GENREC_MODEL_DIR, models/default)",
+        )
         parser.add_argument("--out", default="var/study", help="output folder")
 
     def handle(self, *args, **options) -> None:
@@ -78,7 +100,7 @@ class Command(BaseCommand):
             every_n_frames=options["every_n_frames"],
             max_frames=options["max_frames"],
             detection=DETECTION_PRESETS[options["detection"]],
-            model_dir=options["model"],
+            model_dir=str(study_model_dir(options["model"])),
         )
         progress_bars: list[tqdm] = []
 

@@ -18,6 +18,13 @@ from workers.pipeline.preprocessing import PHOTOMETRIC, Preprocessing
 from workers.pipeline.recipe import Recipe
 from workers.pipeline.training import GRIDS, NAMED_RECIPES, TrainingOptions, train_and_save
 
+# The choices that define a model, with the command's defaults. A preset fixes all of them, so its command
+# line reproduces the same model whatever the defaults become.
+MODEL_CHOICES = {"grid": "study", "components": 50, "whiten": False, "balance": "none", "flip": False, "min_age": None}
+# The deepfake study's own model: plain eigenfaces of the min-max scaled 100x100 crop (no mirroring, whitening,
+# weighting or age filter), 50 components, SVM chosen on the study's grid.
+PRESETS = {"study": dict(MODEL_CHOICES)}
+
 
 class Command(BaseCommand):
     help = "Train the gender model (PCA eigenfaces -> calibrated SVM) and write model.joblib, manifest.json, report/."
@@ -25,18 +32,23 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--data", type=Path, required=True, help="image folder, or a labels CSV")
         parser.add_argument("--labels", type=Path, help="CSV with path,gender[,race,age,group]; paths under --data")
-        parser.add_argument("--grid", choices=sorted(GRIDS), default="study")
+        parser.add_argument(
+            "--preset",
+            choices=sorted(PRESETS),
+            help="a named model: 'study' = the deepfake study's plain eigenfaces (50 components, its grid); "
+            "it fixes --grid, --components, --whiten, --balance, --flip and --min-age",
+        )
+        parser.add_argument("--grid", choices=sorted(GRIDS), help="grid searched (default study)")
         parser.add_argument("--out", type=Path, default=Path("models/default"), help="model folder to write")
         parser.add_argument("--min-age", type=int, help="train only on faces of at least this age")
         parser.add_argument("--components", type=int, help="number of eigenfaces (default 50, or the recipe's)")
-        parser.add_argument("--whiten", action="store_true", help="whiten the PCA components")
+        parser.add_argument("--whiten", action="store_true", default=None, help="whiten the PCA components")
         parser.add_argument(
             "--balance",
             choices=["none", "class", "group"],
-            default="none",
-            help="sample weights: equal total weight per gender, or per gender x race",
+            help="sample weights: equal total weight per gender, or per gender x race (default none)",
         )
-        parser.add_argument("--flip", action="store_true", help="add mirrored training faces")
+        parser.add_argument("--flip", action="store_true", default=None, help="add mirrored training faces")
         parser.add_argument(
             "--search-samples",
             type=int,
@@ -62,19 +74,20 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         logging.basicConfig(level=logging.INFO if options["verbosity"] > 1 else logging.WARNING)
+        named = NAMED_RECIPES.get(options["recipe"], {})
+        choices = model_choices(with_recipe_defaults(options, named))
         try:
             records = read_dataset(options["data"], options["labels"])
         except (DatasetError, OSError) as error:
             raise CommandError(str(error)) from error
-        named = NAMED_RECIPES.get(options["recipe"], {})
         training = TrainingOptions(
-            grid=options["grid"],
+            grid=choices["grid"],
             search_samples=options["search_samples"] or None,
-            n_components=options["components"] or named.get("n_components", 50),
-            whiten=options["whiten"],
-            min_age=options["min_age"],
-            balance=options["balance"],
-            flip=options["flip"] or named.get("flip", False),
+            n_components=choices["components"],
+            whiten=choices["whiten"],
+            min_age=choices["min_age"],
+            balance=choices["balance"],
+            flip=choices["flip"],
             max_records=options["max_records"],
             pad=options["pad"],
             pad_mode=options["pad_mode"],
@@ -117,6 +130,28 @@ def _svm(options: dict) -> dict | None:
     gamma = options["gamma"] if options["gamma"] == "scale" else float(options["gamma"])
     number = {key: int(options[key]) if float(options[key]).is_integer() else options[key] for key in ("C", "coef0")}
     return {"C": number["C"], "kernel": options["kernel"], "gamma": gamma, "coef0": number["coef0"]}
+
+
+def model_choices(options: dict) -> dict:
+    """The model-defining options: a preset's values, else those given, else the defaults."""
+    given = {key: options[key] for key in MODEL_CHOICES if options[key] is not None}
+    if not options["preset"]:
+        return {**MODEL_CHOICES, **given}
+    if given:
+        flags = ", ".join("--" + key.replace("_", "-") for key in given)
+        raise CommandError(f"--preset {options['preset']} fixes {flags}: leave them out")
+    return dict(PRESETS[options["preset"]])
+
+
+def with_recipe_defaults(options: dict, named: dict) -> dict:
+    """The options with a named recipe's PCA size and mirroring where they were not given."""
+    if named and options["preset"]:
+        raise CommandError(f"--recipe {options['recipe']} and --preset {options['preset']} are two models: give one")
+    filled = dict(options)
+    for key, name in (("components", "n_components"), ("flip", "flip")):
+        if filled[key] is None and name in named:
+            filled[key] = named[name]
+    return filled
 
 
 def _shown(path: Path) -> str:
