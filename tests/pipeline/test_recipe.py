@@ -8,7 +8,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from django.core.management import CommandError, call_command
 
+from workers.management.commands.train_model import model_choices, with_recipe_defaults
 from workers.pipeline.analysis import Analyzer
 from workers.pipeline.face_extraction import extract_faces, file_md5, pad_image
 from workers.pipeline.features import pixel_features
@@ -16,6 +18,7 @@ from workers.pipeline.model import MANIFEST_FILE, ModelIntegrityError, load_mode
 from workers.pipeline.preprocessing import face_vectors, scaled_vector
 from workers.pipeline.recipe import PLAIN_RECIPE, recipe_from_manifest
 from workers.pipeline.synthetic import astronaut_bgr, write_face_collection
+from workers.pipeline.tracking import appearance_descriptors
 from workers.pipeline.training import NAMED_RECIPES, TrainingOptions, train_and_save
 from workers.pipeline.types import Box
 
@@ -116,8 +119,6 @@ def test_a_manifest_whose_recipe_does_not_fit_the_model_is_refused(recipe_model,
 
 
 def test_the_pixel_part_gives_the_tracker_the_same_descriptor_as_the_plain_pixels(recipe_model):
-    from workers.pipeline.tracking import appearance_descriptors
-
     directory, _, _ = recipe_model
     model = load_model(directory)
     gray = cv2.cvtColor(astronaut_bgr(), cv2.COLOR_BGR2GRAY)
@@ -127,3 +128,15 @@ def test_the_pixel_part_gives_the_tracker_the_same_descriptor_as_the_plain_pixel
     assert part.shape == (1, 10000)
     np.testing.assert_allclose(part, pixels, rtol=0, atol=1e-6)
     np.testing.assert_allclose(appearance_descriptors(part), appearance_descriptors(pixels), atol=2e-3)
+
+
+def test_train_model_takes_a_named_recipe_with_its_pca_size_and_mirroring(tmp_path):
+    named = NAMED_RECIPES["aligned-pixels-hog-250"]
+    given = {"recipe": "aligned-pixels-hog-250", "preset": None, "grid": None, "components": None, "whiten": None}
+    given.update(balance=None, flip=None, min_age=None)
+    choices = model_choices(with_recipe_defaults(given, named))
+    assert (choices["components"], choices["flip"]) == (250, True)
+    choices = model_choices(with_recipe_defaults({**given, "components": 40}, named))
+    assert choices["components"] == 40
+    with pytest.raises(CommandError, match="two models"):
+        call_command("train_model", data=tmp_path, recipe="aligned-pixels-hog-250", preset="study", out=tmp_path)
