@@ -140,3 +140,17 @@ def test_train_model_takes_a_named_recipe_with_its_pca_size_and_mirroring(tmp_pa
     assert choices["components"] == 40
     with pytest.raises(CommandError, match="two models"):
         call_command("train_model", data=tmp_path, recipe="aligned-pixels-hog-250", preset="study", out=tmp_path)
+
+
+def test_evaluate_model_held_out_scores_a_recipe_model_as_training_did(recipe_model, tmp_path, monkeypatch):
+    directory, manifest, records = recipe_model
+    monkeypatch.setenv("GENREC_CACHE_DIR", str(tmp_path / "cache"))
+    folder = records[0].path.parent
+    rows = [f"{r.path.name},{r.gender},{r.race},{r.age}" for r in records]
+    (folder / "labels.csv").write_text("path,gender,race,age\n" + "\n".join(rows) + "\n")
+    target = tmp_path / "held_out.json"
+    call_command("evaluate_model", data=folder, model=directory, json=target, held_out=True)
+    metrics = json.loads(target.read_text())
+    assert metrics["n"] + metrics["no_face"] == manifest["training_data"]["test_images"]
+    assert metrics["accuracy"] == pytest.approx(manifest["metrics"]["accuracy"], abs=1e-12)
+    assert metrics["roc_auc"] == pytest.approx(manifest["metrics"]["roc_auc"], abs=1e-12)
