@@ -51,6 +51,7 @@ def per_face_ms(work: Callable[[], object], count: int, repeats: int) -> float:
 
 
 def main() -> None:
+    """Print the per-face cost of each alignment setting and of the model's features and prediction."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "faces_raw")
     parser.add_argument("--model", type=Path, help="model folder (default: the shipped one)")
