@@ -15,17 +15,24 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
-from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
-from . import intake, selectors
+from . import intake, selectors, services
 from .api import accept_upload, json_error, login_required_json
 from .archives import check_study_archive_size
 from .formatting import whole_megabytes
-from .forms import DEFAULT_STUDY_EVERY_N_FRAMES, DEFAULT_STUDY_MAX_FRAMES, EVERY_N_FRAMES_MAX, StudyOptionsForm
+from .forms import (
+    DEFAULT_STUDY_EVERY_N_FRAMES,
+    DEFAULT_STUDY_MAX_FRAMES,
+    EVERY_N_FRAMES_MAX,
+    StudyFileForm,
+    StudyOptionsForm,
+    StudyRunForm,
+)
 from .models import Job
 from .study_presenter import study_report
-from .validators import UploadRejected
+from .validators import UploadRejected, check_content_length
 
 logger = logging.getLogger(__name__)
 
@@ -127,5 +134,47 @@ def _check_declared_archive_size(content_length: str | None) -> None:
 
 def _study_create_from_request(request: HttpRequest, options: dict) -> JsonResponse:
     job = intake.study_from_zip(owner=request.user, file=request.FILES.get("file"), **options)
+    page = reverse("study-detail", kwargs={"public_id": job.public_id})
+    return JsonResponse({"job": selectors.job_snapshot(job), "page": page}, status=201)
+
+
+@csrf_exempt  # accept_upload runs the CSRF check itself, after the refusals that must not read the body
+@login_required_json
+@require_POST
+def study_file_add(request: HttpRequest) -> JsonResponse:
+    """Add one loose video with its labels to the staff member's draft study (a new draft when none is named)."""
+    if not request.user.is_staff:
+        return json_error(STAFF_ONLY_MESSAGE, 403)
+    return accept_upload(
+        request,
+        check_declared_size=check_content_length,
+        options_form=StudyFileForm,
+        options_error="Invalid labels for this video.",
+        create=_draft_add_from_request,
+    )
+
+
+def _draft_add_from_request(request: HttpRequest, fields: dict) -> JsonResponse:
+    added = services.study_draft_add(owner=request.user, file=request.FILES.get("file"), **fields)
+    return JsonResponse(added, status=201)
+
+
+@login_required_json
+@require_POST
+@csrf_protect
+def study_draft_run(request: HttpRequest) -> JsonResponse:
+    """Queue the staff member's draft study of loose files with its sampling options; 201 with its page."""
+    if not request.user.is_staff:
+        return json_error(STAFF_ONLY_MESSAGE, 403)
+    form = StudyRunForm(request.POST)
+    if not form.is_valid():
+        return json_error("Name the draft to run, with valid sampling options.", 400)
+    refusal = intake.limit_refusal(user=request.user)
+    try:
+        if refusal:
+            raise refusal
+        job = services.study_draft_start(owner=request.user, **form.cleaned_data)
+    except UploadRejected as rejected:
+        return json_error(rejected.message, rejected.status)
     page = reverse("study-detail", kwargs={"public_id": job.public_id})
     return JsonResponse({"job": selectors.job_snapshot(job), "page": page}, status=201)
