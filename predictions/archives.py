@@ -202,7 +202,6 @@ def store_study_archive(upload: UploadedFile, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=False)
     target = folder / ARCHIVE_NAME
     if hasattr(upload, "temporary_file_path"):
-        upload.file.close()
         file_move_safe(upload.temporary_file_path(), str(target))  # a rename on the same file system
     else:
         with target.open("xb") as sink:

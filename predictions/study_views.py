@@ -18,6 +18,9 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
+from workers.pipeline.study import CATEGORIES, ETHNICITIES, GENDERS
+from workers.pipeline.study.report import GENDER_WORDS
+
 from . import intake, selectors, services
 from .api import accept_upload, json_error, login_required_json
 from .archives import check_study_archive_size
@@ -64,7 +67,7 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 @staff_required
 @require_GET
 def study_index(request: HttpRequest) -> HttpResponse:
-    """Upload a batch of FakeAVCeleb videos as a ZIP; the staff member's earlier studies below."""
+    """Upload a batch of FakeAVCeleb videos as a ZIP or as loose labelled files; the staff member's studies below."""
     studies = selectors.job_list_for_user(user=request.user).filter(kind=Job.Kind.STUDY)[:STUDY_LIST_LENGTH]
     context = {
         "studies": studies,
@@ -74,6 +77,11 @@ def study_index(request: HttpRequest) -> HttpResponse:
         "default_every_n_frames": DEFAULT_STUDY_EVERY_N_FRAMES,
         "default_max_frames": DEFAULT_STUDY_MAX_FRAMES,
         "max_every_n_frames": EVERY_N_FRAMES_MAX,
+        "label_choices": {
+            "categories": list(CATEGORIES),
+            "ethnicities": list(ETHNICITIES),
+            "genders": [[gender, GENDER_WORDS[gender]] for gender in GENDERS],
+        },
     }
     return render(request, "studies/index.html", context)
 
