@@ -34,7 +34,7 @@ from .forms import (
     StudyRunForm,
 )
 from .models import Job
-from .study_presenter import study_report
+from .study_presenter import runs_comparison, study_report
 from .validators import UploadRejected, check_content_length
 
 logger = logging.getLogger(__name__)
@@ -89,15 +89,41 @@ def study_index(request: HttpRequest) -> HttpResponse:
 @staff_required
 @require_GET
 def study_detail(request: HttpRequest, public_id) -> HttpResponse:
-    """A study: live progress while it runs, then its tables, comparison, figures and downloads."""
+    """A study: live progress while it runs, then its tables, comparison, figures and downloads.
+
+    ``?against=<id>`` of another finished study of the same staff member shows both runs cell by cell.
+    """
     job = selectors.study_get_for_user(user=request.user, public_id=public_id)
+    finished = job.status == Job.Status.SUCCEEDED
+    others = (
+        selectors.job_list_for_user(user=request.user)
+        .filter(kind=Job.Kind.STUDY, status=Job.Status.SUCCEEDED)
+        .exclude(pk=job.pk)[:STUDY_LIST_LENGTH]
+        if finished
+        else []
+    )
+    against = _other_study(request, others)
     context = {
         "job": job,
         "snapshot": selectors.job_snapshot(job),
-        "report": study_report(job.summary) if job.status == Job.Status.SUCCEEDED else None,
+        "report": study_report(job.summary) if finished else None,
         "files": [name for name in STUDY_FILES if (job.results_dir / name).is_file()],
+        "others": others,
+        "against": against,
+        "runs": runs_comparison(job.summary, against.summary) if against else None,
     }
     return render(request, "studies/detail.html", context)
+
+
+def _other_study(request: HttpRequest, others) -> Job | None:
+    """The finished study named by ``?against=``, among the staff member's own; 404 for any other id."""
+    wanted = request.GET.get("against")
+    if not wanted:
+        return None
+    match = next((other for other in others if str(other.public_id) == wanted), None)
+    if match is None:
+        raise Http404("No such study to compare with")
+    return match
 
 
 @staff_required
