@@ -57,7 +57,9 @@ def main() -> None:
     pairs = compare_runs(documents["every_frame"], documents["defaults"])
     print("cell | every frame: mean [95% CI] | defaults: mean [95% CI] | defaults - every frame | CI bound move")
     for pair in pairs:
-        shown = [f"{mean:.2f} [{low:.2f}, {high:.2f}]" for mean, (low, high) in zip(pair.means, pair.intervals)]
+        shown = [
+            f"{mean:.2f} [{low:.2f}, {high:.2f}]" for mean, (low, high) in zip(pair.means, pair.intervals, strict=True)
+        ]
         print(
             f"{pair.category} {pair.ethnicity} {pair.gender} | {shown[0]} | {shown[1]} | "
             f"{pair.difference:+.2f} | {pair.interval_shift:.2f}"
