@@ -223,6 +223,6 @@ def test_run_study_defaults_say_their_duration_first_and_compare_with_another_ru
         if cell["mean_confidence_pct"] is None or mine[key]["mean_confidence_pct"] is None:
             continue
         difference = mine[key]["mean_confidence_pct"] - cell["mean_confidence_pct"]
-        [line] = [line for line in lines if line.startswith(" ".join(key) + ": ")]
+        [line] = [line for line in lines if line.startswith(" ".join(key) + ": ") and " | " in line]
         assert f": {cell['mean_confidence_pct']:.2f}" in line.split(" | ")[0]
         assert line.split(" | ")[2].startswith(f"{difference:+.2f}")
