@@ -165,3 +165,14 @@ def test_loose_videos_labelled_on_the_page_give_the_same_tables_as_their_zip(liv
 
     assert study_tables(page) == loose_tables
     assert "Table 1 — RealVideo-RealAudio" in page.locator("[data-study-report]").inner_text()
+
+    # The two runs side by side: the same videos, so every cell's difference is nil.
+    loose_run = page.locator("#study-against option", has_text="loose clips").get_attribute("value")
+    page.select_option("#study-against", value=loose_run)
+    page.click("[data-runs-comparison] button:has-text('Compare')")
+    runs = page.locator("[data-runs-table] tbody tr")
+    runs.first.wait_for()
+    assert runs.count() == len(page.locator("[data-study-table] tbody tr").all())
+    assert {row.locator("td").nth(4).inner_text() for row in runs.all()} <= {"+0.00", "–"}
+    assert page.locator("[data-runs-comparison] [role=status]").count() == 0  # no "not the same videos" warning
+    screenshot(page, "study_runs.png")
