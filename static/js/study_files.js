@@ -84,8 +84,10 @@
     function missingText() {
       if (!rows.length) return "Choose videos first";
       const missing = LABELS.map((label) => [label, rows.filter((row) => !row.selects[label].value).length]);
-      const parts = missing.filter(([, count]) => count).map(([label, count]) => `the ${label} of ${count}`);
-      return parts.length ? "Set " + parts.join(", ") + (rows.length > 1 ? " videos" : " video") : "";
+      const parts = missing
+        .filter(([, count]) => count)
+        .map(([label, count]) => `the ${label} of ${count} video${count > 1 ? "s" : ""}`);
+      return parts.length ? "Set " + parts.join(", ") : "";
     }
 
     function refresh() {

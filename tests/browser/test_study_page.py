@@ -129,7 +129,7 @@ def test_loose_videos_labelled_on_the_page_give_the_same_tables_as_their_zip(liv
     page.set_input_files("#study-files", str(loose))
     run = page.locator("[data-run-button]")
     assert run.is_disabled()
-    assert run.inner_text() == "Set the category of 1, the ethnicity of 1, the gender of 1 videos"
+    assert run.inner_text() == "Set the category of 1 video, the ethnicity of 1 video, the gender of 1 video"
     rows = page.locator("[data-files-table] tbody tr")
     assert rows.count() == 3
     for entry in STUDY_ENTRIES[:2]:  # read from the path, as study_video_from_path reads it
@@ -144,7 +144,7 @@ def test_loose_videos_labelled_on_the_page_give_the_same_tables_as_their_zip(liv
     row = rows.filter(has_text=loose.name)
     row.locator("select[name=category]").select_option(hand.category)
     row.locator("select[name=ethnicity]").select_option(hand.ethnicity)
-    assert run.inner_text() == "Set the gender of 1 videos"
+    assert run.inner_text() == "Set the gender of 1 video"
     row.locator("select[name=gender]").select_option(hand.gender)
     assert run.inner_text() == "Run the study on 3 videos" and run.is_enabled()
     page.fill("#study-files-name", "loose clips")
