@@ -34,8 +34,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # run as a script from anywhere, without installing the project
 
 from bench.tracks_cache import frames_of, load_clips  # noqa: E402
-from workers.pipeline import tracking  # noqa: E402
-from workers.pipeline.detection import overlap  # noqa: E402
+from workers.pipeline import confirmation, tracking  # noqa: E402
+from workers.pipeline.haar import overlap  # noqa: E402
 from workers.pipeline.model import load_model  # noqa: E402
 from workers.pipeline.types import FrameResult, label_for  # noqa: E402
 
@@ -64,7 +64,7 @@ def person_steps(frames: list[FrameResult], attribute: str) -> list[float]:
     last: dict[int, tuple[int, float]] = {}
     steps = []
     for position, frame in enumerate(frames):
-        for face in frame.faces:
+        for face in (face for face in frame.faces if face.track_id is not None):
             value = getattr(face, attribute)
             if face.track_id in last and last[face.track_id][0] == position - 1:
                 steps.append(abs(value - last[face.track_id][1]))
@@ -78,11 +78,13 @@ def run_tracker(clip: dict[str, np.ndarray], module, with_profile: bool = False,
     module.assign_tracks(frames)
     summary = module.summarize_video(frames)
     lengths: dict[int, int] = {}
-    for frame in frames:
-        for face in frame.faces:
+    faces = [face for frame in frames for face in frame.faces]
+    for face in faces:
+        if face.track_id is not None:  # unconfirmed detections (confirmation.py) start no track
             lengths[face.track_id] = lengths.get(face.track_id, 0) + 1
     row = {
         "tracks": len(lengths),
+        "unconfirmed": sum(face.track_id is None for face in faces),
         "short_tracks": sum(1 for n in lengths.values() if n <= tracking.FRAGMENT_MAX_FRAMES),
         "short_tracks_on_long_ones": short_tracks_on_long_ones(frames, lengths),
         "persons": len(summary.persons),
@@ -91,10 +93,21 @@ def run_tracker(clip: dict[str, np.ndarray], module, with_profile: bool = False,
         "frames_with_faces": summary.frames_with_faces,
         "frames": len(frames),
     }
-    if module is tracking:  # the baseline has no smoothed curve and one aggregate
+    if module is tracking:  # the baseline has no smoothed curve, one aggregate and no main person
+        row["main_person_frames"] = lengths.get(summary.main_track_id, 0)
         row["smoothed_steps"] = person_steps(frames, "p_female_smoothed")
         row["aggregates"] = main_person_aggregates(frames, summary.main_track_id)
     return row
+
+
+def every_detection_tracked(clips: dict[str, dict[str, np.ndarray]]) -> dict[str, dict]:
+    """The current tracker with confirmation switched off (one frame confirms): every detection starts a track."""
+    needed = confirmation.CONFIRM_FRAMES
+    confirmation.CONFIRM_FRAMES = 1
+    try:
+        return {name: run_tracker(clip, tracking) for name, clip in clips.items()}
+    finally:
+        confirmation.CONFIRM_FRAMES = needed
 
 
 def short_tracks_on_long_ones(frames: list[FrameResult], lengths: dict[int, int], reach: int = 3) -> int:
@@ -178,9 +191,11 @@ def totals(rows: dict[str, dict], truth: dict[str, str]) -> dict[str, float]:
     labelled = [name for name in rows if truth[name] in LABELLED]
     tracks = sum(row["tracks"] for row in rows.values())
     raw = [step for row in rows.values() for step in row["raw_steps"]]
+    short = sum(row["short_tracks"] for row in rows.values())
     figures = {
         "tracks": tracks,
-        "short_track_share": sum(row["short_tracks"] for row in rows.values()) / max(tracks, 1),
+        "short_track_share": short / max(tracks, 1),
+        "unconfirmed": sum(row["unconfirmed"] for row in rows.values()),
         "short_tracks_on_long_ones": sum(row["short_tracks_on_long_ones"] for row in rows.values()),
         "persons_median": statistics.median(row["persons"] for row in rows.values()),
         "persons_mean": statistics.mean(row["persons"] for row in rows.values()),
@@ -193,6 +208,9 @@ def totals(rows: dict[str, dict], truth: dict[str, str]) -> dict[str, float]:
         / sum(r["frames"] for r in rows.values()),
     }
     if all("smoothed_steps" in row for row in rows.values()):
+        figures["main_person_frame_share"] = sum(rows[name]["main_person_frames"] for name in labelled) / sum(
+            rows[name]["frames"] for name in labelled
+        )
         smoothed = [step for row in rows.values() for step in row["smoothed_steps"]]
         figures["delta_p_smoothed_mean"] = float(np.mean(smoothed))
         figures["delta_p_smoothed_clip_median"] = statistics.median(
@@ -250,6 +268,7 @@ def profile_figures(clips: dict[str, dict[str, np.ndarray]], truth: dict[str, st
 ROWS = (
     ("short_track_share", "tracks of <= 2 frames, share of all tracks", "{:.1%}"),
     ("tracks", "tracks (all clips)", "{}"),
+    ("unconfirmed", "detections not confirmed (no track)", "{}"),
     ("short_tracks_on_long_ones", "  short tracks lying on a longer track's face", "{}"),
     ("persons_median", "persons listed per clip, median", "{}"),
     ("persons_mean", "persons listed per clip, mean", "{:.2f}"),
@@ -258,6 +277,8 @@ ROWS = (
     ("delta_p_raw_clip_median", "  same, median of the per-clip means", "{:.4f}"),
     ("delta_p_smoothed_mean", "mean |dP(female)| per person, smoothed curve", "{:.4f}"),
     ("delta_p_smoothed_clip_median", "  same, median of the per-clip means", "{:.4f}"),
+    ("frames_with_faces_share", "frames with a face found, share", "{:.4f}"),
+    ("main_person_frame_share", "labelled clips: frames the main person is tracked in", "{:.4f}"),
     ("labels_agreeing", "video label agrees with GENDER_LABELS.csv", "{}"),
     ("labels_agreeing_mean", "  main person by plain mean P(female)", "{}"),
     ("labels_agreeing_median", "  main person by median P(female)", "{}"),
@@ -268,10 +289,10 @@ ROWS = (
 
 def print_table(columns: dict[str, dict[str, float]]) -> None:
     """One line per figure, one column per variant."""
-    print(f"{'figure':<52}" + "".join(f"{name:>16}" for name in columns))
+    print(f"{'figure':<52}" + "".join(f"{name:>18}" for name in columns))
     for key, text, style in ROWS:
         cells = [style.format(figures[key]) if key in figures else "-" for figures in columns.values()]
-        print(f"{text:<52}" + "".join(f"{cell:>16}" for cell in cells))
+        print(f"{text:<52}" + "".join(f"{cell:>18}" for cell in cells))
 
 
 def main() -> None:
@@ -294,6 +315,7 @@ def main() -> None:
     runs = {
         f"baseline {args.baseline_rev}": {name: run_tracker(clip, baseline) for name, clip in clips.items()},
         "new": {name: run_tracker(clip, tracking) for name, clip in clips.items()},
+        "new, all tracked": every_detection_tracked(clips),
         "new, no looks": {name: run_tracker(clip, tracking, descriptors=False) for name, clip in clips.items()},
         "new+profile": {name: run_tracker(clip, tracking, True) for name, clip in clips.items()},
     }
@@ -304,7 +326,7 @@ def main() -> None:
     separation = descriptor_separation(clips, baseline)
     print("profile prototype on the one-person clips:", json.dumps(profile, indent=1))
     print("descriptor AUC (two faces of one frame vs one face in consecutive frames):", json.dumps(separation))
-    print(f"{len(clips)} clips, {sum(len(c['index']) for c in clips.values())} frames; four runs in {seconds:.1f} s")
+    print(f"{len(clips)} clips, {sum(len(c['index']) for c in clips.values())} frames; five runs in {seconds:.1f} s")
     if args.json:
         per_clip = {
             name: {

@@ -15,7 +15,8 @@ import numpy as np
 
 from workers.pipeline import tracking
 from workers.pipeline.config import DEFAULT_DETECTION
-from workers.pipeline.detection import VideoFaceDetector, overlap, to_gray
+from workers.pipeline.detection import to_gray
+from workers.pipeline.haar import VideoFaceDetector, overlap
 from workers.pipeline.preprocessing import face_vectors
 from workers.pipeline.types import Box, Face, FrameResult, label_for
 from workers.pipeline.video import FrameReader

@@ -237,6 +237,12 @@ class Detection(models.Model):
     p_female = models.FloatField()
     confidence = models.FloatField()
     track_id = models.IntegerField(null=True, blank=True)
+    p_female_smoothed = models.FloatField(
+        null=True, blank=True, help_text="This person's P(female) smoothed over neighbouring frames (set at the end)."
+    )
+    descriptor = models.JSONField(
+        null=True, blank=True, help_text="The face's appearance descriptor (25 numbers), so tracking can rerun."
+    )
 
     class Meta:
         ordering = ["job", "frame_index", "face_index"]

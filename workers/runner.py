@@ -154,10 +154,13 @@ def finish_job(job: Job) -> bool:
     frames = selectors.job_frame_results(job)
     assign_tracks(frames)
     summary = summarize_video(frames, len(frames))
-    track_ids = {
-        (frame.index, face_index): face.track_id for frame in frames for face_index, face in enumerate(frame.faces)
-    }
-    return services.job_finish(job=job, summary=summary, track_ids=track_ids)
+    faces = {(frame.index, number): face for frame in frames for number, face in enumerate(frame.faces)}
+    return services.job_finish(
+        job=job,
+        summary=summary,
+        track_ids={key: face.track_id for key, face in faces.items()},
+        p_female_smoothed={key: face.p_female_smoothed for key, face in faces.items()},
+    )
 
 
 class FrameRecorder:

@@ -101,6 +101,10 @@ class JobSnapshotSerializer(serializers.Serializer):
     timeline = serializers.ListField(
         child=serializers.ListField(), help_text="[frame_index, time_seconds, mean_p_female or null, n_faces]"
     )
+    persons_timeline = serializers.DictField(
+        child=serializers.ListField(child=serializers.ListField()),
+        help_text="Once finished, each person's smoothed curve: {track_id: [[frame_index, time_seconds, p_smoothed]]}",
+    )
     latest_faces = FaceSerializer(many=True)
     result_frames = ResultFrameSerializer(many=True)
     summary = serializers.DictField(help_text="label, mean/std confidence, frames analysed, persons, ...")
@@ -138,6 +142,10 @@ class DetectionSerializer(serializers.Serializer):
     p_female = serializers.FloatField()
     confidence = serializers.FloatField()
     track_id = serializers.IntegerField(allow_null=True)
+    track_kind = serializers.CharField(
+        help_text='"person", "fragment" (a track too short to be one), "unconfirmed" (no track), or "" (not finished).'
+    )
+    p_female_smoothed = serializers.FloatField(allow_null=True, help_text="The person's smoothed curve here.")
 
 
 class JobResultsSerializer(serializers.Serializer):

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -33,8 +33,6 @@ PROCESS_JOB_TASK = "workers.tasks.process_job"
 ERROR_MAX_LENGTH = 2000
 QUEUE_UNAVAILABLE = "The job queue is not reachable right now; please upload the file again in a few minutes."
 CANCELLED_PART = "Cancelled with its job."
-# Primary keys per UPDATE when track ids are written: well under SQLite's limit of bound parameters.
-TRACK_UPDATE_CHUNK = 500
 
 
 # ---- creating, queueing and claiming ----
@@ -198,6 +196,7 @@ def _detection_rows(job: Job, frames: Sequence[FrameResult]) -> list[Detection]:
             p_female=float(face.p_female),
             confidence=float(face.confidence),
             track_id=face.track_id,
+            descriptor=None if face.descriptor is None else list(face.descriptor),
         )
         for frame in frames
         for face_index, face in enumerate(frame.faces)
@@ -207,31 +206,45 @@ def _detection_rows(job: Job, frames: Sequence[FrameResult]) -> list[Detection]:
 # ---- ending a job ----
 
 
-def job_finish(*, job: Job, summary: VideoSummary, track_ids: Mapping[tuple[int, int], int | None]) -> bool:
-    """Record the summary and the track id of each detection ((frame_index, face_index) -> id), mark it SUCCEEDED.
-
-    Only the result frames really written stay listed. False when the job was no longer RUNNING.
+def job_finish(
+    *,
+    job: Job,
+    summary: VideoSummary,
+    track_ids: Mapping[tuple[int, int], int | None],
+    p_female_smoothed: Mapping[tuple[int, int], float | None] | None = None,
+) -> bool:
+    """Record the summary and, per detection ((frame_index, face_index) -> value), its track id and smoothed
+    P(female); mark the job SUCCEEDED. Only the result frames really written stay listed. False when the job
+    was no longer RUNNING.
     """
     job.refresh_from_db(fields=["result_frames"])
     kept = [index for index in job.result_frames if job.result_frame_path(index).is_file()]
-    # One UPDATE ... WHERE pk IN (...) per track and chunk: a video has few tracks and many detections, and
-    # loading the rows as model instances to bulk_update them cost two seconds for 3,000 detections.
-    detections_by_track: dict[int | None, list[int]] = {}
-    for pk, frame_index, face_index in job.detections.order_by().values_list("pk", "frame_index", "face_index"):
-        detections_by_track.setdefault(track_ids.get((frame_index, face_index)), []).append(pk)
-
-    def write_track_ids() -> None:
-        for track_id, pks in detections_by_track.items():
-            for start in range(0, len(pks), TRACK_UPDATE_CHUNK):
-                Detection.objects.filter(pk__in=pks[start : start + TRACK_UPDATE_CHUNK]).update(track_id=track_id)
-
+    smoothed = p_female_smoothed or {}
+    rows = [
+        (track_ids.get((frame_index, face_index)), smoothed.get((frame_index, face_index)), pk)
+        for pk, frame_index, face_index in job.detections.order_by().values_list("pk", "frame_index", "face_index")
+    ]
     return job_succeed(
         job=job,
         summary=asdict(summary),
-        then=write_track_ids,
+        then=partial(_tracks_write, rows),
         result_frames=kept,
         frames_total=summary.frames_analyzed,
     )
+
+
+def _tracks_write(rows: Sequence[tuple[int | None, float | None, int]]) -> None:
+    """Set (track_id, p_female_smoothed) of each detection by primary key with one prepared UPDATE, executemany.
+
+    Each detection has its own smoothed value, so the former one UPDATE per track cannot carry it, and
+    bulk_update's CASE ... WHEN took two seconds to build for 3,000 detections; this takes milliseconds.
+    """
+    quote = connection.ops.quote_name
+    meta = Detection._meta
+    columns = (meta.get_field("track_id").column, meta.get_field("p_female_smoothed").column, meta.pk.column)
+    sql = "UPDATE {} SET {} = %s, {} = %s WHERE {} = %s".format(quote(meta.db_table), *map(quote, columns))
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, list(rows))
 
 
 def job_succeed(*, job: Job, summary: dict, then: Callable[[], None] | None = None, **fields) -> bool:

@@ -262,7 +262,9 @@ def test_sign_up_upload_a_video_and_watch_it_analysed_live(live_site, browser_pa
     assert page.title() == "astronaut walk.mp4 · Done · GEN_REC"
     assert panel.locator('[data-field="meta"]').inner_text() == "Video · 320 × 320 · every 2nd frame"
     announcement = panel.locator('[data-field="announcement"]').text_content()
-    assert re.fullmatch(r"Video: (female|male), \d+% mean confidence; \d+ persons?, 20 frames analysed\.", announcement)
+    assert re.fullmatch(
+        r"Video: (female|male), \d+%, the person on screen longest; 1 person, 20 frames analysed\.", announcement
+    )
     # Socket states ("Connecting…", "Live") are shown, never announced: no live region holds them.
     assert page.locator('[aria-live] [data-field="connection"], [role="status"] [data-field="connection"]').count() == 0
     assert page.evaluate(MALE_LABEL_BESIDE_PLOT)
@@ -280,7 +282,19 @@ def test_sign_up_upload_a_video_and_watch_it_analysed_live(live_site, browser_pa
     )
     assert panel.locator("[data-timeline] polyline, [data-timeline] circle").count() >= 1
     persons = panel.locator("[data-faces-table] tbody tr")
-    assert persons.count() >= 1
+    assert persons.count() == 1 and persons.first.get_attribute("data-track-id") is not None
+    assert "on screen longest" in panel.locator("[data-summary-note]").inner_text()
+    # One smoothed curve per person by default; the raw per-frame values are a keyboard press away.
+    assert panel.locator("[data-timeline] .series.person-0, [data-timeline] .series-dot.person-0").count() >= 1
+    raw = page.get_by_role("checkbox", name="Show the raw per-frame values")
+    assert not raw.is_checked() and panel.locator("[data-legend-raw]").is_hidden()
+    raw.focus()
+    page.keyboard.press("Space")
+    assert raw.is_checked() and panel.locator("[data-legend-persons]").is_hidden()
+    page.wait_for_function("!document.querySelector('[data-timeline] .person-0')")
+    assert panel.locator("[data-timeline] polyline.series, [data-timeline] circle.series-dot").count() >= 1
+    page.keyboard.press("Space")
+    page.wait_for_function("document.querySelector('[data-timeline] .person-0') !== null")
     assert "every 2nd frame" in panel.locator("[data-summary]").inner_text()
     finished = screenshot(page, "try_it_now_finished.png")
     assert finished.stat().st_size > 0

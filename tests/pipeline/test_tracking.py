@@ -61,9 +61,10 @@ def test_a_face_missing_briefly_keeps_its_id_and_a_late_face_gets_a_new_one():
         [],
         [face(115, 100), face(400, 50)],
         [face(120, 100), face(402, 50)],
+        [face(125, 100), face(404, 50)],
     )
     assign_tracks(frames)
-    assert ids(frames) == [[1], [1], [], [1, 2], [1, 2]]
+    assert ids(frames) == [[1], [1], [], [1, 2], [1, 2], [1, 2]]
 
 
 def test_one_track_through_a_gap_of_a_few_frames():
@@ -77,22 +78,27 @@ def test_one_track_through_a_gap_of_a_few_frames():
     assert [person.frames_seen for person in summary.persons] == [len(seen)] and summary.fragments == []
 
 
+def seen_three_times(x: int, look: tuple[float, ...] | None = None) -> list[list[Face]]:
+    """Three frames of one face at one place: the fewest that confirm it (confirmation.CONFIRM_FRAMES)."""
+    return [[face(x, 100, look=look)] for _ in range(3)]
+
+
 def test_a_face_back_at_its_place_after_a_long_gap_keeps_its_id():
     gap = MAX_MISSED_FRAMES + 5
-    frames = frames_of([face(100, 100, look=LOOK_A)], *[[] for _ in range(gap)], [face(104, 100, look=LOOK_A_NOISY)])
+    frames = frames_of(*seen_three_times(100, LOOK_A), *[[] for _ in range(gap)], *seen_three_times(104, LOOK_A_NOISY))
     assign_tracks(frames)
-    assert ids(frames) == [[1]] + [[]] * gap + [[1]]
+    assert ids(frames) == [[1]] * 3 + [[]] * gap + [[1]] * 3
 
 
 def test_another_face_at_the_same_place_after_a_gap_gets_a_new_id():
     gap = MAX_MISSED_FRAMES + 5
-    frames = frames_of([face(100, 100, look=LOOK_A)], *[[] for _ in range(gap)], [face(104, 100, look=LOOK_B)])
+    frames = frames_of(*seen_three_times(100, LOOK_A), *[[] for _ in range(gap)], *seen_three_times(104, LOOK_B))
     assign_tracks(frames)
-    assert ids(frames) == [[1]] + [[]] * gap + [[2]]
+    assert ids(frames) == [[1]] * 3 + [[]] * gap + [[2]] * 3
 
 
 def test_a_face_gone_for_longer_than_the_join_gap_starts_a_new_track():
-    frames = frames_of([face(100, 100)], *[[] for _ in range(MAX_JOIN_GAP + 1)], [face(100, 100)])
+    frames = frames_of(*seen_three_times(100), *[[] for _ in range(MAX_JOIN_GAP + 1)], *seen_three_times(100))
     assign_tracks(frames)
     assert frames[0].faces[0].track_id == 1
     assert frames[-1].faces[0].track_id == 2
@@ -130,18 +136,35 @@ def test_a_one_frame_false_face_is_not_a_person():
     assign_tracks(frames)
     summary = summarize_video(frames)
     assert [(person.frames_seen, person.is_person) for person in summary.persons] == [(20, True)]
-    assert [(fragment.frames_seen, fragment.is_person) for fragment in summary.fragments] == [(1, False)]
+    # Never seen again at its place, it is not confirmed: no track at all, not even a fragment.
+    assert summary.fragments == [] and summary.unconfirmed_faces == 1
+    assert (frames[7].faces[1].track_id, frames[7].faces[1].p_female_smoothed) == (None, None)
     assert summary.main_track_id == summary.persons[0].track_id
     assert summary.label == "male"
 
 
 def test_a_false_face_found_now_and_then_at_one_place_is_not_a_person():
-    # Found at one spot every fifth frame (as a whole-frame search can): one track, never seen twice in a row.
+    # Found at one spot every fifth frame (as a whole-frame search can): never confirmed, never a track.
     frames = frames_of(*[[face(100, 100, 0.3)] + ([face(500, 50, 0.9)] if n % 5 == 0 else []) for n in range(40)])
     assign_tracks(frames)
     summary = summarize_video(frames)
-    assert len(summary.persons) == 1
-    assert [(fragment.frames_seen, fragment.is_person) for fragment in summary.fragments] == [(8, False)]
+    assert len(summary.persons) == 1 and summary.fragments == [] and summary.unconfirmed_faces == 8
+
+
+def test_a_false_face_found_in_short_bursts_at_one_place_is_a_fragment():
+    # Three frames in a row (0.2 s) every tenth frame: confirmed, joined into one track, never long enough to be one.
+    bursts = [n for n in range(40) if n % 10 < 3]
+    frames = frames_of(*[[face(100, 100, 0.3)] + ([face(500, 50, 0.9)] if n in bursts else []) for n in range(40)])
+    assign_tracks(frames)
+    summary = summarize_video(frames)
+    assert len(summary.persons) == 1 and summary.unconfirmed_faces == 0
+    assert [(fragment.frames_seen, fragment.is_person) for fragment in summary.fragments] == [(len(bursts), False)]
+
+
+def test_a_face_in_every_frame_of_a_two_frame_video_is_confirmed():
+    frames = frames_of([face(100, 100)], [face(102, 100)])
+    assign_tracks(frames)
+    assert ids(frames) == [[1], [1]]
 
 
 def test_a_short_glimpse_is_not_a_person_but_the_same_frames_further_apart_are():
@@ -254,8 +277,9 @@ def test_summary_matches_numpy():
     assert person.label == "female"
     assert person.std_confidence == pytest.approx(left.std())
     assert person.last_frame == 8
-    # Never seen in three frames in a row, neither track is a person; the longest still labels the video.
-    assert (len(summary.persons), len(summary.fragments)) == (0, 2)
+    # The face at x=200 (frames 0 and 3) is not confirmed; the other, never seen in three frames in a row, is a
+    # fragment, not a person, and still labels the video.
+    assert (len(summary.persons), len(summary.fragments), summary.unconfirmed_faces) == (0, 1, 2)
 
 
 def test_summary_of_a_male_video_uses_male_confidence():

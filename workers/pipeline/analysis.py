@@ -15,6 +15,7 @@ from .detection import FaceDetector, make_detector, to_gray
 from .errors import AnalysisCancelled, ImageReadError
 from .model import cached_model
 from .preprocessing import face_vectors
+from .tracking import appearance_descriptors
 from .types import Box, Face, FrameResult, ImageResult, VideoResult, label_for
 from .video import FrameReader, probe
 
@@ -79,11 +80,15 @@ class Analyzer:
         self.image_detector = image_detector if image_detector is not None else make_detector(image_detection)
 
     def classify(self, gray: np.ndarray, boxes: list[Box]) -> list[Face]:
-        """Classify all faces of one frame with a single batched model call."""
+        """Classify all faces of one frame with a single batched model call; each face carries its descriptor."""
         if not boxes:
             return []
-        p_female = self.model.predict_p_female(face_vectors(gray, boxes))
-        return [face_from_p_female(box, float(p)) for box, p in zip(boxes, p_female, strict=True)]
+        vectors = face_vectors(gray, boxes)
+        p_female = self.model.predict_p_female(vectors)
+        faces = [face_from_p_female(box, float(p)) for box, p in zip(boxes, p_female, strict=True)]
+        for face, descriptor in zip(faces, appearance_descriptors(vectors), strict=True):
+            face.descriptor = descriptor
+        return faces
 
     def analyze_image(self, image_or_path: str | Path | bytes | np.ndarray) -> ImageResult:
         """Find and classify every face of one image; an image without faces gives ``faces=[]``."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .confirmation import confirmed_frames
 from .types import FEMALE, MALE, Box, Face, FrameResult, LabelStats, PersonSummary, VideoSummary, label_for
 
 # A face's appearance descriptor: its 100x100 model vector as DESCRIPTOR_SIDE x DESCRIPTOR_SIDE block means,
@@ -157,8 +158,7 @@ def _link_frames(frames: Sequence[FrameResult]) -> list[_Track]:
             if (cost := track.cost(face, position)) is not None
         )
         by_number = {track.number: track for track in open_tracks}
-        used_tracks: set[int] = set()
-        used_faces: set[int] = set()
+        used_tracks, used_faces = set(), set()
         for _, number, face_number in pairs:
             if number in used_tracks or face_number in used_faces:
                 continue
@@ -234,12 +234,13 @@ def _join_pieces(frames: Sequence[FrameResult], pieces: list[_Track]) -> list[_C
 def assign_tracks(frames: Sequence[FrameResult]) -> None:
     """Set ``track_id`` and ``p_female_smoothed`` on every face: one track per person as far as can be told.
 
-    Faces are linked frame to frame (predicted position and size, appearance when faces carry a
-    descriptor), bridging up to MAX_MISSED_FRAMES missed frames; pieces are then joined across longer
-    gaps when position, size and appearance agree. Ids count persons in order of first appearance.
-    Deterministic and a pure function of the frame sequence, so it can be rerun on the merged frames
-    of a video analysed in parts.
+    Only confirmed faces (confirmation.unconfirmed_faces) are tracked; the others keep no track id. They
+    are linked frame to frame (predicted position and size, appearance when faces carry a descriptor),
+    bridging up to MAX_MISSED_FRAMES missed frames; pieces are then joined across longer gaps when
+    position, size and appearance agree. Ids count persons in order of first appearance. Deterministic
+    and a pure function of the frame sequence, so it can be rerun on a split video's merged frames.
     """
+    frames = confirmed_frames(frames)
     chains = _join_pieces(frames, _link_frames(frames))
     for track_id, chain in enumerate(chains, start=1):
         sightings = sorted(sighting for piece in chain.pieces for sighting in piece.sightings)
@@ -278,17 +279,15 @@ def robust_p_female(p_female: Sequence[float]) -> tuple[float, float, float]:
     """
     log_odds = _log_odds(p_female)
     n = log_odds.size
-    ordered = np.sort(log_odds)
     cut = int(TRIM * n)
-    kept = ordered[cut : n - cut]
+    kept = np.sort(log_odds)[cut : n - cut]
     centre = float(kept.mean())
     if n < 2:
         return _probability(centre), 0.0, 1.0
     winsorized = np.clip(log_odds, kept[0], kept[-1])
     deviations = log_odds - log_odds.mean()
     denominator = float(np.dot(deviations, deviations))
-    r = float(np.dot(deviations[:-1], deviations[1:]) / denominator) if denominator > 0 else 0.0
-    r = min(max(r, 0.0), 0.98)
+    r = min(max(float(np.dot(deviations[:-1], deviations[1:]) / denominator) if denominator > 0 else 0.0, 0.0), 0.98)
     effective = max(n * (1 - r) / (1 + r), 1.0)
     error = float(winsorized.std(ddof=1)) / ((1 - 2 * cut / n) * math.sqrt(effective))
     return _probability(centre), _probability(centre - Z_95 * error), _probability(centre + Z_95 * error)
@@ -366,21 +365,21 @@ def summarize_video(frames: Sequence[FrameResult], frames_analyzed: int | None =
     """Sum up a video: its label is the robust label of the person on screen longest (see ``main_person``).
 
     ``mean_p_female`` and the confidence figures stay face-level (all faces, the video label's confidence);
-    ``p_female``/``confidence`` are the main person's. Standard deviations are population ones (ddof=0).
-    ``frames_analyzed`` defaults to len(frames). Call ``assign_tracks`` first: faces without a track id
-    belong to no person.
+    ``p_female``/``confidence`` are the main person's (the mean over all faces when no face was confirmed).
+    Standard deviations are population ones (ddof=0). ``frames_analyzed`` defaults to len(frames). Call
+    ``assign_tracks`` first: faces without a track id (unconfirmed) belong to no person.
     """
     faces = [face for frame in frames for face in frame.faces]
     frames_analyzed = len(frames) if frames_analyzed is None else frames_analyzed
     frames_with_faces = sum(1 for frame in frames if frame.faces)
     tracks = _track_summaries(frames)
     main = main_person(tracks)
-    label = mean_p_female = mean_confidence = std_confidence = None
+    label = mean_p_female = mean_confidence = std_confidence = p_main = None
     if faces:
         p_female = np.array([face.p_female for face in faces], dtype=float)
         mean_p_female = float(p_female.mean())
-        label = main.label if main is not None else label_for(mean_p_female)
-        confidences = _confidences_for(label, p_female)
+        p_main = main.p_female if main is not None else mean_p_female
+        label, confidences = label_for(p_main), _confidences_for(label_for(p_main), p_female)
         mean_confidence, std_confidence = float(confidences.mean()), float(confidences.std())
     return VideoSummary(
         label=label,
@@ -395,6 +394,7 @@ def summarize_video(frames: Sequence[FrameResult], frames_analyzed: int | None =
         persons=[track for track in tracks if track.is_person],
         fragments=[track for track in tracks if not track.is_person],
         main_track_id=main.track_id if main is not None else None,
-        p_female=main.p_female if main is not None else None,
-        confidence=main.confidence if main is not None else None,
+        p_female=p_main,
+        confidence=None if p_main is None else max(p_main, 1 - p_main),
+        unconfirmed_faces=sum(face.track_id is None for face in faces),
     )

@@ -126,8 +126,9 @@ class VideoSummary:
     persons: list[PersonSummary]  # tracks seen long enough to be persons
     fragments: list[PersonSummary] = field(default_factory=list)  # the other tracks (false faces, glimpses)
     main_track_id: int | None = None  # the person on screen longest, whose label is the video's
-    p_female: float | None = None  # that person's robust P(female) and its confidence
+    p_female: float | None = None  # that person's robust P(female) (no confirmed face: the mean) and its confidence
     confidence: float | None = None
+    unconfirmed_faces: int = 0  # detections seen in too few frames in a row to start a track (confirmation.py)
 
 
 @dataclass

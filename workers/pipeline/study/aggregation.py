@@ -69,8 +69,11 @@ class StudyResult:
 
 DEFINITIONS = {
     "confidence_pct": (
-        "per video: mean over all faces found in its analysed frames of the model's probability for the "
-        f"video's predicted gender (female when the mean p_female over those faces is >= {DECISION_THRESHOLD}), x 100"
+        "per video: the confidence of its main person, the face tracked longest (the deepfake's subject), x 100: "
+        "the person's P(female) is the interquartile mean of the log-odds of their faces' p_female, the video's "
+        f"predicted gender is that person's (female when that P(female) is >= {DECISION_THRESHOLD}), and the "
+        "confidence is the probability of that gender; a passer-by or a false face seen in a few frames no longer "
+        "moves it"
     ),
     "mean_confidence_pct": "per cell: mean of confidence_pct over the cell's videos with at least one face",
     "std_confidence_pct": "per cell: sample standard deviation (ddof=1) of confidence_pct, as in the study's tables",

@@ -37,10 +37,10 @@ class AnalysisOptions:
 class StudyVideoRow:
     """What the study keeps of one analysed video.
 
-    ``confidence_pct``: over every face found in the video's analysed frames, the mean of the model's probability
-    for the gender predicted for the whole video (female when the mean p_female over its faces is at or above
-    DECISION_THRESHOLD), times 100. Videos in which no face was found have no such figure: they are counted per
-    cell and left out of every mean, standard deviation and accuracy.
+    ``confidence_pct``: the confidence of the video's main person (``VideoSummary.confidence``, the person on
+    screen longest, whose label is the video's), times 100, so a passer-by or a false face does not move it.
+    Videos in which no face was found have no such figure: they are counted per cell and left out of every
+    mean, standard deviation and accuracy.
     """
 
     path: str
@@ -107,7 +107,7 @@ def analyze_study_video(
     return StudyVideoRow(
         **labels,
         predicted_label=summary.label,
-        confidence_pct=100 * summary.mean_confidence if has_face else None,
+        confidence_pct=100 * summary.confidence if has_face else None,
         correct=(summary.label == video.gender) if has_face else None,
         face_frame_share=summary.frames_with_faces / summary.frames_analyzed if summary.frames_analyzed else None,
         frames_analyzed=summary.frames_analyzed,
