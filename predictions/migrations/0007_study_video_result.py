@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('predictions', '0005_api_keys_webhooks'),
+        ('predictions', '0006_detection_descriptor_smoothed'),
     ]
 
     operations = [
