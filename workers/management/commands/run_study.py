@@ -30,8 +30,8 @@ from workers.pipeline.study.report import write_study
 from workers.pipeline.study.runs import compare_runs, estimate_duration, same_videos
 
 # What a researcher runs on the whole dataset: the shipped detection on every 10th frame. On the shared clips'
-# tree (bench/study_sampling.py, README "the study") it ran 8x faster than every frame, and no cell mean moved
-# by more than 3.4 points (1.2 on average), well inside the cells' intervals.
+# tree (bench/study_sampling.py, README "the study") it ran about 7x faster than every frame, and no cell mean
+# moved by more than 4 points (1.5 on average), well inside the cells' intervals.
 DEFAULT_DETECTION_PRESET = "default"
 DEFAULT_EVERY_N_FRAMES = 10
 
