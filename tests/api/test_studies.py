@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from predictions import services
+from predictions.archives import ARCHIVE_NAME
 from predictions.models import Job, ModelVersion
 from tests.study_helpers import face_study_zip, study_zip
 
@@ -25,7 +26,9 @@ def test_staff_creates_a_study_from_a_zip(staff, tmp_path, settings, django_capt
     job = Job.objects.get(kind=Job.Kind.STUDY)
     assert response.json()["job"]["id"] == str(job.public_id) and response.json()["report"] is None
     assert job.frames_total == 3 and job.every_n_frames == 2 and job.max_frames == 4 and len(queued) == 1
-    assert sorted(path.suffix for path in job.upload_path.rglob("*") if path.is_file()) == [".mp4"] * 3
+    # The archive is kept as it came for the worker, which unpacks it.
+    assert [path.name for path in job.upload_path.rglob("*")] == [ARCHIVE_NAME]
+    assert (job.upload_path / ARCHIVE_NAME).read_bytes() == archive.read_bytes()
 
 
 def test_a_refused_archive_is_a_json_400_and_leaves_nothing(staff, tmp_path, settings):
