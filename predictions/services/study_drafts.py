@@ -25,7 +25,7 @@ from workers.pipeline.study import CATEGORIES, ETHNICITIES, GENDERS, VIDEO_SUFFI
 
 from ..archives import canonical_path
 from ..formatting import megabytes
-from ..models import Job, studies_dir
+from ..models import Job, ModelVersion, studies_dir
 from ..selectors import model_version_default
 from ..validators import UploadRejected, sanitize_display_name, validate_upload
 from .jobs import job_enqueue
@@ -118,8 +118,13 @@ def study_draft_add(
     return {"draft": folder.name, "video": {**place, "gender": gender}, "videos": len(_videos(folder))}
 
 
-def study_draft_start(*, owner, draft: str, name: str, every_n_frames: int, max_frames: int | None) -> Job:
-    """Turn the owner's draft into a PENDING study job, queued once committed; UploadRejected when it is empty."""
+def study_draft_start(
+    *, owner, draft: str, name: str, every_n_frames: int, max_frames: int | None, model: ModelVersion | None = None
+) -> Job:
+    """Turn the owner's draft into a PENDING study job (with the chosen model, else the default), queued once committed.
+
+    Raises UploadRejected when the draft is empty.
+    """
     folder = _draft_folder(owner=owner, draft=draft)
     videos = _videos(folder)
     if not videos:
@@ -134,7 +139,7 @@ def study_draft_start(*, owner, draft: str, name: str, every_n_frames: int, max_
             every_n_frames=max(1, int(every_n_frames)),
             max_frames=max_frames,
             frames_total=len(videos),
-            model_version=model_version_default(),
+            model_version=model or model_version_default(),
         )
         (folder / DRAFT_FILE).unlink()
         transaction.on_commit(partial(job_enqueue, job.pk))
