@@ -46,7 +46,7 @@ def free_port() -> int:
 
 
 class Platform:
-    """Redis, daphne, one Celery worker with ``workers`` pool processes and beat, on a temporary database and media."""
+    """Redis, daphne, the quick start's workers (``workers`` processes + one for photos) and beat, all temporary."""
 
     def __init__(self, *, workers: int, workdir: Path, env: dict[str, str] | None = None) -> None:
         self.workers = workers
@@ -91,9 +91,11 @@ class Platform:
             [python, "manage.py", "migrate", "--noinput"], cwd=REPO_ROOT, env=self.env, check=True, capture_output=True
         )
         self._start("web", [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), launcher.ASGI_APP])
-        celery = [python, "-m", "celery", "-A", "genrec_site"]
-        self._start("worker", celery + ["worker", "--loglevel=WARNING", f"--concurrency={self.workers}"])
-        self._start("beat", celery + ["beat", "--loglevel=WARNING", f"--schedule={self.workdir / 'beat-schedule'}"])
+        # The quick start's worker layout: one worker on every queue, one process kept for photos.
+        for name, command in launcher.worker_commands(python, self.workers, loglevel="WARNING").items():
+            self._start(name, command)
+        beat = [python, "-m", "celery", "-A", "genrec_site", "beat", "--loglevel=WARNING"]
+        self._start("beat", beat + [f"--schedule={self.workdir / 'beat-schedule'}"])
         while True:
             self._check_alive(deadline)
             try:
@@ -119,7 +121,7 @@ class Platform:
 
     def stop(self) -> None:
         """Stop web, worker and beat, then Redis; kill whatever does not stop in the grace period."""
-        for names in (("web", "worker", "beat"), ("redis",)):
+        for names in (("web", "worker", "photos", "beat"), ("redis",)):
             chosen = [process for name, process in self.processes if name in names]
             for process in chosen:
                 launcher.signal_group(process, signal.SIGTERM)

@@ -1,4 +1,4 @@
-"""The Celery app: JSON only, late acks, one task at a time per process, bounded time."""
+"""The Celery app: JSON only, late acks, one task at a time per process, bounded time, one queue per kind of work."""
 
 import os
 
@@ -10,6 +10,32 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "genrec_site.settings")
 
 from celery import Celery  # noqa: E402
 from django.conf import settings  # noqa: E402
+from kombu import Exchange, Queue  # noqa: E402
+
+# Photos, videos (and their parts), studies and the beat's housekeeping each have a queue, so a worker process
+# kept for photos (-Q photos) is never busy with a video when a photo arrives.
+QUEUE_KINDS = ("photos", "videos", "studies", "housekeeping")
+TASK_QUEUE_KINDS = {
+    # process_job's sender picks the queue by the job's kind (services.job_enqueue); this is its fallback.
+    "workers.tasks.process_job": "videos",
+    "workers.tasks.process_job_part": "videos",
+    "workers.tasks.media_purge_expired": "housekeeping",
+    "workers.tasks.jobs_reap_stale": "housekeeping",
+    "workers.tasks.jobs_recover_dead": "housekeeping",
+}
+
+
+def queue_settings(prefix: str = "") -> dict:
+    """Celery settings of the queues by kind, every name under ``prefix`` (tests give each run its own)."""
+    names = {kind: f"{prefix}{kind}" for kind in QUEUE_KINDS}
+    return {
+        "task_queues": [Queue(name, Exchange(name), routing_key=name) for name in names.values()],
+        "task_default_queue": names["housekeeping"],
+        "task_routes": {task: {"queue": names[kind]} for task, kind in TASK_QUEUE_KINDS.items()},
+        "genrec_queues": names,
+        "genrec_queue_prefix": prefix,
+    }
+
 
 app = Celery("genrec")
 app.conf.update(
@@ -37,6 +63,18 @@ app.conf.update(
             "task": "workers.tasks.jobs_reap_stale",
             "schedule": float(settings.GENREC_REAP_INTERVAL_SECONDS),
         },
+        "jobs-recover-dead": {
+            "task": "workers.tasks.jobs_recover_dead",
+            "schedule": float(settings.GENREC_RECOVER_INTERVAL_SECONDS),
+            # A check that runs every few seconds must not pile up behind a stopped worker.
+            "options": {"expires": float(settings.GENREC_RECOVER_INTERVAL_SECONDS)},
+        },
     },
 )
+app.conf.update(queue_settings(settings.GENREC_QUEUE_PREFIX))
 app.autodiscover_tasks(["workers"])
+
+
+def queue_name(kind: str) -> str:
+    """The queue of one kind of work (photos, videos, studies, housekeeping) under this app's prefix."""
+    return app.conf.genrec_queues[kind]

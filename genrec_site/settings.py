@@ -192,6 +192,8 @@ CHANNEL_LAYERS = {
 # Celery: configured in genrec_site/celery.py from these names.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", REDIS_URL)
+# Queue names are photos, videos, studies, housekeeping after this prefix (two sites sharing one Redis database).
+GENREC_QUEUE_PREFIX = os.environ.get("GENREC_QUEUE_PREFIX", "")
 
 # Security: HTTPS only unless DEBUG; plain HTTP (the quick start on loopback) must be asked for.
 SESSION_COOKIE_HTTPONLY = True
@@ -199,8 +201,9 @@ CSRF_COOKIE_HTTPONLY = False  # the page script reads it to post uploads
 SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", not DEBUG)
-# Container health probes call /healthz over plain HTTP from inside the container.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Container health probes call /healthz over plain HTTP from inside the container; Prometheus scrapes /metrics
+# from inside the deployment's network (docs/SECURITY.md).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
 # These two reach beyond this site (every subdomain, browsers' built-in list): the operator opts in.
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
@@ -220,6 +223,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False  # no banner on every start: a command's refusal stays the one line it prints
 
+# /metrics answers staff sessions and `Authorization: Bearer <token>` (Prometheus); unset, only staff sessions.
+GENREC_METRICS_TOKEN = envsecret("GENREC_METRICS_TOKEN") or ""
+if GENREC_METRICS_TOKEN and len(GENREC_METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("GENREC_METRICS_TOKEN must be at least 32 characters: secrets.token_urlsafe(32).")
+
 # ---- GEN_REC limits: every one a named setting with a safe default ----
 # Read by the pipeline (GENREC_MODEL_DIR, else models/default), so the command line and the site agree.
 GENREC_MODEL_DIR = default_model_dir()
@@ -234,6 +242,11 @@ GENREC_RESULT_FLUSH_FRAMES = envint("GENREC_RESULT_FLUSH_FRAMES", 50)
 GENREC_RESULT_FLUSH_SECONDS = envfloat("GENREC_RESULT_FLUSH_SECONDS", 0.5)
 GENREC_STALE_AFTER_SECONDS = envint("GENREC_STALE_AFTER_SECONDS", 120)
 GENREC_MAX_ATTEMPTS = envint("GENREC_MAX_ATTEMPTS", 3)
+# A running job's worker beats every GENREC_HEARTBEAT_SECONDS; silent for GENREC_DEAD_AFTER_SECONDS (or its process
+# gone on the same host) it is dead, and the recovery beat task (every GENREC_RECOVER_INTERVAL_SECONDS) resumes it.
+GENREC_HEARTBEAT_SECONDS = envfloat("GENREC_HEARTBEAT_SECONDS", 2.0)
+GENREC_DEAD_AFTER_SECONDS = envint("GENREC_DEAD_AFTER_SECONDS", 15)
+GENREC_RECOVER_INTERVAL_SECONDS = envint("GENREC_RECOVER_INTERVAL_SECONDS", 5)
 GENREC_JOB_SOFT_TIME_LIMIT = envint("GENREC_JOB_SOFT_TIME_LIMIT", 60 * 60)
 GENREC_JOB_HARD_TIME_LIMIT = envint("GENREC_JOB_HARD_TIME_LIMIT", 60 * 60 + 120)
 GENREC_RESULT_RETENTION_HOURS = envfloat("GENREC_RESULT_RETENTION_HOURS", 24.0)

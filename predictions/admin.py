@@ -37,7 +37,19 @@ class JobPartInline(admin.TabularInline):
     model = JobPart
     extra = 0
     can_delete = False
-    fields = ("index", "start_frame", "end_frame", "status", "frames_done", "attempts", "heartbeat_at", "error")
+    fields = (
+        "index",
+        "start_frame",
+        "end_frame",
+        "status",
+        "frames_done",
+        "frames_stored_until",
+        "resumed_from",
+        "attempts",
+        "worker",
+        "heartbeat_at",
+        "error",
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -46,8 +58,21 @@ class JobPartInline(admin.TabularInline):
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = ("public_id", "owner", "kind", "status", "progress", "faces_found", "created_at", "thumbnail")
-    list_filter = ("status", "kind", ("owner", admin.RelatedOnlyFieldListFilter), "created_at")
+    # Where each job is: its queue, the worker process holding it, its attempt and the frames stored so far.
+    list_display = (
+        "public_id",
+        "owner",
+        "kind",
+        "status",
+        "queue",
+        "worker",
+        "attempts",
+        "frames_stored",
+        "progress",
+        "created_at",
+        "thumbnail",
+    )
+    list_filter = ("status", "kind", "queue", ("owner", admin.RelatedOnlyFieldListFilter), "created_at")
     search_fields = ("public_id", "original_name", "owner__username")
     list_select_related = ("owner",)
     date_hierarchy = "created_at"
@@ -70,6 +95,9 @@ class JobAdmin(admin.ModelAdmin):
         "width",
         "height",
         "attempts",
+        "queue",
+        "worker",
+        "queued_at",
         "heartbeat_at",
         "error",
         "model_version",
@@ -96,6 +124,9 @@ class JobAdmin(admin.ModelAdmin):
                     "frames_done",
                     "faces_found",
                     "attempts",
+                    "queue",
+                    "worker",
+                    "queued_at",
                     "parts_total",
                     "heartbeat_at",
                     "finalizing_at",
@@ -108,6 +139,10 @@ class JobAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # jobs come from uploads only
+
+    @admin.display(description="frames stored")
+    def frames_stored(self, job: Job) -> str:
+        return f"{job.frames_done} of {job.frames_total}"
 
     @admin.display(description="progress")
     def progress(self, job: Job) -> str:

@@ -87,6 +87,10 @@ class Job(models.Model):
     queued_at = models.DateTimeField(
         null=True, blank=True, help_text="When its task was last sent; the reaper re-sends one that waited too long."
     )
+    queue = models.CharField(max_length=100, blank=True, help_text="The Celery queue its task was last sent to.")
+    worker = models.CharField(
+        max_length=200, blank=True, help_text="host:pid of the worker process that claimed it last."
+    )
     error = models.TextField(blank=True)
     model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL)
     summary = models.JSONField(default=dict, blank=True)
@@ -169,10 +173,19 @@ class JobPart(models.Model):
     end_frame = models.PositiveIntegerField(help_text="Exclusive.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     frames_done = models.PositiveIntegerField(default=0)
+    frames_stored_until = models.PositiveIntegerField(
+        default=0, help_text="Every analysed frame of the range before this index is stored (exclusive)."
+    )
+    resumed_from = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The frame its last run started from, when it resumed an earlier one."
+    )
     attempts = models.PositiveIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(
         null=True, blank=True, help_text="When its task was last sent; the reaper re-sends one that waited too long."
+    )
+    worker = models.CharField(
+        max_length=200, blank=True, help_text="host:pid of the worker process that claimed it last."
     )
     error = models.TextField(blank=True)
 

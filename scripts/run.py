@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Quick start: venv, requirements, migrations, default model, Redis (embedded if none answers), web + worker + beat.
+"""Quick start: venv, requirements, migrations, default model, Redis (embedded if none answers), web, workers, beat.
 
 Usage: python3 scripts/run.py [--host 127.0.0.1] [--port 8000] [--concurrency 2] [--venv PATH]
        python3 scripts/run.py --admin   (`make admin`: create a staff account with the quick start's settings)
@@ -32,7 +32,7 @@ ASGI_APP = "genrec_site.asgi:application"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 READY_TIMEOUT_SECONDS = 90.0
 # The line each background process prints once it serves: the URL is printed only after all of them.
-READY_MARKERS = {"worker": " ready.", "beat": "beat: Starting..."}
+READY_MARKERS = {"worker": " ready.", "photos": " ready.", "beat": "beat: Starting..."}
 STOP_GRACE_SECONDS = 15.0
 
 _output_lock = threading.Lock()
@@ -291,6 +291,19 @@ def start_embedded_redis(supervisor: Supervisor, url: str) -> None:
         time.sleep(0.1)
 
 
+def worker_commands(python: str, concurrency: int, *, loglevel: str) -> dict[str, list[str]]:
+    """The quick start's workers: ``worker`` serves every queue; ``photos``, one process, serves photos only.
+
+    So a photo always finds a process that is not busy with a video (queues by kind, genrec_site/celery.py).
+    """
+    celery = [python, "-m", "celery", "-A", "genrec_site", "worker", f"--loglevel={loglevel}"]
+    photos_queue = os.environ.get("GENREC_QUEUE_PREFIX", "") + "photos"
+    return {
+        "worker": celery + [f"--concurrency={concurrency}", "-n", "worker@%h"],
+        "photos": celery + ["--concurrency=1", "-Q", photos_queue, "-n", "photos@%h"],
+    }
+
+
 def serve(args: argparse.Namespace) -> int:
     """Run the site until Ctrl-C or until one of its processes stops; return the exit code."""
     configure_environment()
@@ -310,18 +323,18 @@ def serve(args: argparse.Namespace) -> int:
         check_default_model()
 
         supervisor.start("web", [python, "-m", "daphne", "-b", args.host, "-p", str(args.port), ASGI_APP])
-        celery = [python, "-m", "celery", "-A", "genrec_site"]
-        worker = celery + ["worker", "--loglevel=INFO", f"--concurrency={args.concurrency}"]
-        supervisor.start("worker", worker, READY_MARKERS["worker"])
-        # Exactly one beat: it schedules the media purge and the stale-job reaper.
-        beat = celery + ["beat", "--loglevel=INFO", f"--schedule={VAR_DIR / 'celerybeat-schedule'}"]
+        for name, command in worker_commands(python, args.concurrency, loglevel="INFO").items():
+            supervisor.start(name, command, READY_MARKERS[name])
+        # Exactly one beat: it schedules the media purge, the stale-job reaper and the recovery check.
+        beat = [python, "-m", "celery", "-A", "genrec_site", "beat", "--loglevel=INFO"]
+        beat += [f"--schedule={VAR_DIR / 'celerybeat-schedule'}"]
         supervisor.start("beat", beat, READY_MARKERS["beat"])
 
         url = f"http://{browsable_host(args.host)}:{args.port}/"
         wait_until_ready(url, supervisor, stop_requested)
         if not stop_requested.is_set():
             say("first staff account (admin, study page): make admin, or python3 scripts/run.py --admin")
-            say(f"GEN_REC is running at {url}  (Ctrl-C stops web, worker, beat and an embedded Redis)")
+            say(f"GEN_REC is running at {url}  (Ctrl-C stops web, workers, beat and an embedded Redis)")
         while not stop_requested.wait(0.5):
             if exited := supervisor.exited():
                 raise QuickStartError(f"{exited[0]} exited with code {exited[1]}")
@@ -330,7 +343,7 @@ def serve(args: argparse.Namespace) -> int:
         say(f"error: {error}")
         return 1
     finally:
-        supervisor.stop({"web", "worker", "beat"})
+        supervisor.stop({"web", "worker", "photos", "beat"})
         # Redis goes last: the worker hands unfinished tasks back to it while shutting down.
         supervisor.stop({"redis"})
         say("stopped")

@@ -17,9 +17,11 @@ from functools import partial
 import cv2
 import numpy as np
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.worker.control import inspect_command
 from django.conf import settings
 
 from genrec_site.celery import app as celery_app
+from genrec_site.celery import queue_name
 from predictions import events, selectors, services
 from predictions.models import Job, JobPart
 from workers.pipeline.analysis import Analyzer, read_image
@@ -88,37 +90,58 @@ def failures_recorded(job: Job) -> Iterator[None]:
             services.upload_delete(job=job)
 
 
+@inspect_command()
+def video_processes(state, **kwargs) -> dict:
+    """Remote control (on each worker): its pool processes that take videos, 0 for one kept for photos (-Q)."""
+    queues = {queue.name for queue in state.consumer.task_consumer.queues}
+    processes = int(state.consumer.pool.info.get("max-concurrency", 1)) if queue_name("videos") in queues else 0
+    return {"processes": processes}
+
+
 def split_parts_wanted() -> int:
-    """How many parts a long video becomes: GENREC_SPLIT_PARTS, or the worker processes that answer right now."""
+    """How many parts a long video becomes: GENREC_SPLIT_PARTS, or the processes serving the videos queue now."""
     if settings.GENREC_SPLIT_PARTS > 0:
         return settings.GENREC_SPLIT_PARTS
     try:
-        stats = celery_app.control.inspect(timeout=INSPECT_TIMEOUT_SECONDS).stats() or {}
+        replies = celery_app.control.inspect(timeout=INSPECT_TIMEOUT_SECONDS)._request("video_processes") or {}
     except Exception:
         logger.warning("Could not ask the workers how many they are", exc_info=True)
-        stats = {}
-    processes = sum(int(worker.get("pool", {}).get("max-concurrency", 1)) for worker in stats.values())
+        replies = {}
+    processes = sum(int(reply.get("processes", 0)) for reply in replies.values())
     return processes if processes > 1 else FALLBACK_SPLIT_PARTS
 
 
 def run_job(job: Job) -> None:
-    """Analyse a claimed job: an image at once; a video as one part here, or as parts queued for any worker."""
+    """Analyse a claimed job: an image at once; a video as one part here, or as parts queued for any worker.
+
+    A video claimed again after its worker died keeps its parts, which resume where their frames stop.
+    """
     services.job_use_model(job=job, model=worker_model())
     if job.kind == Job.Kind.IMAGE:
         run_image(job)
         return
-    # The upload's checks probed the video; only a job created before they kept what they learned probes again.
-    info = job.video_info or probe(job.upload_path)
-    parts_wanted = split_parts_wanted() if services.video_needs_split(job=job, info=info) else 1
-    parts = services.job_plan_video(
-        job=job, info=info, parts=parts_wanted, redetect_every=DEFAULT_DETECTION.redetect_every
-    )
+    parts = list(job.parts.order_by("index")) or plan_video(job)
+    unfinished = [part for part in parts if part.status != JobPart.Status.DONE]
+    if not unfinished:  # every part was stored before the worker died: only the merge is left
+        if services.job_merge_claim(job_id=job.pk):
+            finish_job(job)
+        return
     if len(parts) > 1:
-        services.job_parts_enqueue(parts=parts)
+        services.job_parts_enqueue(parts=unfinished)
         return
     part = services.part_claim(part_id=parts[0].pk)
     if part is not None:
         run_part(part)
+
+
+def plan_video(job: Job) -> list[JobPart]:
+    """Cut a video into its parts (one, or one per worker process for a long one)."""
+    # The upload's checks probed the video; only a job created before they kept what they learned probes again.
+    info = job.video_info or probe(job.upload_path)
+    parts_wanted = split_parts_wanted() if services.video_needs_split(job=job, info=info) else 1
+    return services.job_plan_video(
+        job=job, info=info, parts=parts_wanted, redetect_every=DEFAULT_DETECTION.redetect_every
+    )
 
 
 def run_image(job: Job) -> None:
@@ -133,13 +156,13 @@ def run_image(job: Job) -> None:
 
 
 def run_part(part: JobPart) -> None:
-    """Analyse one claimed frame range; the part that completes the set merges and finishes the job."""
+    """Analyse a claimed frame range from where its stored frames stop; the part completing the set finishes the job."""
     job = part.job
     recorder = FrameRecorder(job, part)
     thread_analyzer().analyze_video(
         job.upload_path,
         every_n_frames=job.every_n_frames,
-        start_frame=part.start_frame,
+        start_frame=part.frames_stored_until,
         end_frame=None if services.part_is_last(part) else part.end_frame,
         on_frame=recorder.on_frame,
         should_stop=recorder.control.should_stop,

@@ -18,6 +18,7 @@ from .jobs import (
     job_enqueue,
     job_fail,
     job_finish,
+    job_heartbeat,
     job_plan_image,
     job_record_frames,
     job_retry,
@@ -29,6 +30,7 @@ from .jobs import (
 from .parts import (
     PROCESS_JOB_PART_TASK,
     frame_ranges,
+    job_merge_claim,
     job_part_done,
     job_parts_enqueue,
     job_plan_video,
@@ -36,8 +38,10 @@ from .parts import (
     part_enqueue,
     part_is_last,
     planned_result_frames,
+    resume_frame,
     video_needs_split,
 )
+from .recovery import jobs_recover_dead
 from .studies import study_create, study_finish, study_heartbeat, study_plan, study_record_video
 
 __all__ = [
@@ -56,7 +60,9 @@ __all__ = [
     "job_enqueue",
     "job_fail",
     "job_finish",
+    "job_heartbeat",
     "job_media_purge",
+    "job_merge_claim",
     "job_part_done",
     "job_parts_enqueue",
     "job_plan_image",
@@ -66,11 +72,13 @@ __all__ = [
     "job_succeed",
     "job_use_model",
     "jobs_reap_stale",
+    "jobs_recover_dead",
     "media_purge_expired",
     "part_claim",
     "part_enqueue",
     "part_is_last",
     "planned_result_frames",
+    "resume_frame",
     "stale_before",
     "stale_error",
     "study_create",

@@ -140,7 +140,7 @@ def test_cancelled_study_stops_and_leaves_no_videos_or_report(staff, client, tmp
 def queued_tasks(celery_app) -> int:
     client = redis.Redis.from_url(celery_app.conf.broker_url)
     try:
-        return client.llen(celery_app.conf.task_default_queue)
+        return sum(client.llen(queue) for queue in celery_app.conf.genrec_queues.values())
     finally:
         client.close()
 

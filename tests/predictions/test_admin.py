@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import cv2
 import numpy as np
 import pytest
@@ -89,3 +91,17 @@ def test_admin_actions_cancel_retry_and_purge(admin_client, alice, django_captur
     assert Job.objects.get(pk=failed.pk).status == Job.Status.PENDING
     ended.refresh_from_db()
     assert ended.media_purged_at is not None and not ended.results_dir.exists()
+
+
+def test_admin_list_shows_where_each_job_is_queue_worker_attempt_and_frames_stored(admin_client, alice):
+    job = make_job(alice, original_name="beach.mp4", frames_total=40, queue="videos")
+    claimed = services.job_claim(job_id=job.pk)
+    assert claimed is not None
+    services.job_record_frames(job=claimed, frames=frames(range(5)))
+    claimed.refresh_from_db()
+
+    page = admin_client.get(reverse(CHANGELIST)).content.decode()
+
+    assert claimed.queue == "videos" and claimed.worker.endswith(f":{os.getpid()}")
+    for shown in (claimed.queue, claimed.worker, "5 of 40"):
+        assert f">{shown}<" in page, shown
