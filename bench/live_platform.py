@@ -92,8 +92,8 @@ class Platform:
         )
         self._start("web", [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), launcher.ASGI_APP])
         # The quick start's worker layout: one worker on every queue, one process kept for photos.
-        for name, command in launcher.worker_commands(python, self.workers, loglevel="WARNING").items():
-            self._start(name, command)
+        for name, (command, env) in launcher.worker_commands(python, self.workers, loglevel="WARNING").items():
+            self._start(name, command, env)
         beat = [python, "-m", "celery", "-A", "genrec_site", "beat", "--loglevel=WARNING"]
         self._start("beat", beat + [f"--schedule={self.workdir / 'beat-schedule'}"])
         while True:
@@ -105,10 +105,15 @@ class Platform:
             except OSError:
                 time.sleep(0.3)
 
-    def _start(self, name: str, command: list[str]) -> None:
+    def _start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
         log = (self.workdir / f"{name}.log").open("w")
         process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            cwd=REPO_ROOT,
+            env={**self.env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.processes.append((name, process))
 

@@ -9,6 +9,7 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "genrec_site.settings")
 
 from celery import Celery  # noqa: E402
+from celery.signals import worker_process_init  # noqa: E402
 from django.conf import settings  # noqa: E402
 from kombu import Exchange, Queue  # noqa: E402
 
@@ -73,6 +74,13 @@ app.conf.update(
 )
 app.conf.update(queue_settings(settings.GENREC_QUEUE_PREFIX))
 app.autodiscover_tasks(["workers"])
+
+
+@worker_process_init.connect
+def lower_priority(**_) -> None:
+    """Pool processes of a worker started with GENREC_WORKER_NICE yield the CPU to the other workers' (photos)."""
+    if settings.GENREC_WORKER_NICE > 0:
+        os.nice(settings.GENREC_WORKER_NICE)
 
 
 def queue_name(kind: str) -> str:

@@ -194,6 +194,9 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", REDIS_URL)
 # Queue names are photos, videos, studies, housekeeping after this prefix (two sites sharing one Redis database).
 GENREC_QUEUE_PREFIX = os.environ.get("GENREC_QUEUE_PREFIX", "")
+# Niceness added to a worker's pool processes: the quick start gives its all-queues worker 10, so the process
+# kept for photos wins the CPU from video analysis on the same machine.
+GENREC_WORKER_NICE = envint("GENREC_WORKER_NICE", 0)
 
 # Security: HTTPS only unless DEBUG; plain HTTP (the quick start on loopback) must be asked for.
 SESSION_COOKIE_HTTPONLY = True

@@ -180,14 +180,17 @@ class Supervisor:
         self.processes: list[tuple[str, subprocess.Popen]] = []
         self.ready: dict[str, threading.Event] = {}
 
-    def start(self, name: str, command: list[str], ready_marker: str | None = None) -> subprocess.Popen:
-        """Start command as name; its output lines are printed prefixed with the name.
+    def start(
+        self, name: str, command: list[str], ready_marker: str | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
+        """Start command as name, ``env`` added to this environment; its output lines are printed with the name.
 
         With ready_marker, self.ready[name] is set once a line of its output contains that text.
         """
         process = subprocess.Popen(
             command,
             cwd=PROJECT_ROOT,
+            env={**os.environ, **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -291,16 +294,25 @@ def start_embedded_redis(supervisor: Supervisor, url: str) -> None:
         time.sleep(0.1)
 
 
-def worker_commands(python: str, concurrency: int, *, loglevel: str) -> dict[str, list[str]]:
-    """The quick start's workers: ``worker`` serves every queue; ``photos``, one process, serves photos only.
+# Niceness of the all-queues worker's pool processes: on a machine where videos keep every core busy, the
+# process kept for photos still gets a core at once (bench/README.md, photos while videos run).
+BATCH_WORKER_NICE = "10"
 
-    So a photo always finds a process that is not busy with a video (queues by kind, genrec_site/celery.py).
+
+def worker_commands(python: str, concurrency: int, *, loglevel: str) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """The quick start's workers (command, extra environment): one on every queue, one process for photos only.
+
+    So a photo always finds a process that is not busy with a video (queues by kind, genrec_site/celery.py), and
+    the all-queues worker's processes run at a lower CPU priority so that process gets a core at once.
     """
     celery = [python, "-m", "celery", "-A", "genrec_site", "worker", f"--loglevel={loglevel}"]
     photos_queue = os.environ.get("GENREC_QUEUE_PREFIX", "") + "photos"
     return {
-        "worker": celery + [f"--concurrency={concurrency}", "-n", "worker@%h"],
-        "photos": celery + ["--concurrency=1", "-Q", photos_queue, "-n", "photos@%h"],
+        "worker": (
+            celery + [f"--concurrency={concurrency}", "-n", "worker@%h"],
+            {"GENREC_WORKER_NICE": os.environ.get("GENREC_WORKER_NICE", BATCH_WORKER_NICE)},
+        ),
+        "photos": (celery + ["--concurrency=1", "-Q", photos_queue, "-n", "photos@%h"], {}),
     }
 
 
@@ -323,8 +335,8 @@ def serve(args: argparse.Namespace) -> int:
         check_default_model()
 
         supervisor.start("web", [python, "-m", "daphne", "-b", args.host, "-p", str(args.port), ASGI_APP])
-        for name, command in worker_commands(python, args.concurrency, loglevel="INFO").items():
-            supervisor.start(name, command, READY_MARKERS[name])
+        for name, (command, env) in worker_commands(python, args.concurrency, loglevel="INFO").items():
+            supervisor.start(name, command, READY_MARKERS[name], env=env)
         # Exactly one beat: it schedules the media purge, the stale-job reaper and the recovery check.
         beat = [python, "-m", "celery", "-A", "genrec_site", "beat", "--loglevel=INFO"]
         beat += [f"--schedule={VAR_DIR / 'celerybeat-schedule'}"]
