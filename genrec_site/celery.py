@@ -1,5 +1,6 @@
 """The Celery app: JSON only, late acks, one task at a time per process, bounded time, one queue per kind of work."""
 
+import logging
 import os
 
 # One BLAS/OpenMP thread per worker process, before numpy is imported anywhere:
@@ -9,7 +10,7 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "genrec_site.settings")
 
 from celery import Celery  # noqa: E402
-from celery.signals import worker_process_init  # noqa: E402
+from celery.signals import worker_init, worker_process_init  # noqa: E402
 from django.conf import settings  # noqa: E402
 from kombu import Exchange, Queue  # noqa: E402
 
@@ -74,6 +75,17 @@ app.conf.update(
 )
 app.conf.update(queue_settings(settings.GENREC_QUEUE_PREFIX))
 app.autodiscover_tasks(["workers"])
+
+
+@worker_init.connect
+def load_model_before_fork(**_) -> None:
+    """Load the model in the worker's main process: pool processes inherit it, so no first job waits for it."""
+    from workers.runner import worker_model
+
+    try:
+        worker_model()
+    except Exception:  # a job reports a broken model to its owner; the worker must still start
+        logging.getLogger(__name__).exception("The model did not load at worker start")
 
 
 @worker_process_init.connect
