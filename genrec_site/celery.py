@@ -15,8 +15,9 @@ from django.conf import settings  # noqa: E402
 from kombu import Exchange, Queue  # noqa: E402
 
 # Photos, videos (and their parts), studies and the beat's housekeeping each have a queue, so a worker process
-# kept for photos (-Q photos) is never busy with a video when a photo arrives.
-QUEUE_KINDS = ("photos", "videos", "studies", "housekeeping")
+# kept for photos (-Q photos) is never busy with a video when a photo arrives. A worker serving several takes
+# from them in this order ("priority" below): a waiting photo first, the beat's short checks before videos.
+QUEUE_KINDS = ("photos", "housekeeping", "videos", "studies")
 TASK_QUEUE_KINDS = {
     # process_job's sender picks the queue by the job's kind (services.job_enqueue); this is its fallback.
     "workers.tasks.process_job": "videos",
@@ -54,7 +55,10 @@ app.conf.update(
     result_expires=24 * 3600,
     broker_connection_retry_on_startup=True,
     # A redelivered task must wait for longer than the longest job before Redis hands it out again.
-    broker_transport_options={"visibility_timeout": settings.GENREC_JOB_HARD_TIME_LIMIT + 300},
+    broker_transport_options={
+        "visibility_timeout": settings.GENREC_JOB_HARD_TIME_LIMIT + 300,
+        "queue_order_strategy": "priority",
+    },
     timezone="UTC",
     beat_schedule={
         "media-purge-expired": {
@@ -79,11 +83,11 @@ app.autodiscover_tasks(["workers"])
 
 @worker_init.connect
 def load_model_before_fork(**_) -> None:
-    """Load the model in the worker's main process: pool processes inherit it, so no first job waits for it."""
-    from workers.runner import worker_model
+    """Load the model and a detector in the worker's main process: pool processes inherit them (no first-job wait)."""
+    from workers.runner import thread_analyzer
 
     try:
-        worker_model()
+        thread_analyzer()
     except Exception:  # a job reports a broken model to its owner; the worker must still start
         logging.getLogger(__name__).exception("The model did not load at worker start")
 
