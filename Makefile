@@ -58,3 +58,5 @@ bench: install-dev
 	$(BIN)/python bench/scaling.py --json $(BENCH_RESULTS)/scaling.json
 	$(BIN)/python bench/latency.py --json $(BENCH_RESULTS)/latency.json
 	$(BIN)/python bench/load.py --json $(BENCH_RESULTS)/load.json
+	$(BIN)/python bench/load.py --videos 2 --video-frames 6000 --users 4 --images 8 --photo-every 1 --photo-delay 3 \
+		--json $(BENCH_RESULTS)/load-photos.json
