@@ -84,12 +84,16 @@ app.autodiscover_tasks(["workers"])
 @worker_init.connect
 def load_model_before_fork(**_) -> None:
     """Load the model and a detector in the worker's main process: pool processes inherit them (no first-job wait)."""
-    from workers.runner import thread_analyzer
+    from django.db import connections
+
+    from workers.runner import thread_analyzer, worker_model
 
     try:
-        thread_analyzer()
+        thread_analyzer(worker_model())  # the model new jobs get now; a job with another one loads it when it runs
     except Exception:  # a job reports a broken model to its owner; the worker must still start
         logging.getLogger(__name__).exception("The model did not load at worker start")
+    finally:
+        connections.close_all()  # pool processes open their own database connections
 
 
 @worker_process_init.connect

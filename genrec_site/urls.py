@@ -10,6 +10,7 @@ from predictions.metrics import metrics_view
 
 urlpatterns = [
     path("", include("predictions.urls")),
+    path("", include("predictions.api_v1.urls")),
     path("accounts/", include("predictions.account_urls")),
     path("admin/", admin.site.urls),
     path("metrics", metrics_view, name="metrics"),

@@ -1,7 +1,9 @@
-"""Runs one deepfake-study job on a worker: the study's own per-video analysis, one video after another.
+"""Runs one deepfake-study job on a worker: unpack its archive, then analyse one video after another.
 
-Progress is a ``progress`` event whose counters count videos, with a ``video`` object for the video being
-analysed (its name and frames); the outputs of ``write_study`` go to MEDIA_ROOT/results/<job>/.
+Each finished video is stored at once (services.study_record_video), so a study that stops (a killed worker,
+a deploy) resumes at its first video without a result. Progress is a ``progress`` event whose counters count
+videos, with a ``video`` object for the video being analysed (its name and frames); the outputs of
+``write_study`` go to MEDIA_ROOT/results/<job>/.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from django.conf import settings
 
 from predictions import services
+from predictions.archives import archive_waiting, unpack_stored_archive
 from predictions.models import Job
+from predictions.validators import UploadRejected
 from workers.pipeline.config import STUDY_DETECTION
-from workers.pipeline.errors import PipelineError
+from workers.pipeline.errors import AnalysisCancelled, PipelineError
 from workers.pipeline.study import (
     CATEGORIES,
     DEFAULT_COMPARISON,
@@ -32,30 +35,33 @@ from workers.pipeline.study import (
     sample_per_cell,
     summarize_study,
 )
-from workers.pipeline.study_report import write_study
+from workers.pipeline.study.report import write_study
 from workers.pipeline.types import FrameResult, analysed_frames
 from workers.pipeline.video import probe
 from workers.run_control import RunControl
-from workers.runner import worker_model
+from workers.runner import job_model_dir, job_model_recorded
 
 
 def run_study_job(job: Job) -> None:
-    """Analyse every video of a claimed study, write its report files and finish the job with their summary."""
-    model = worker_model()
-    services.job_use_model(job=job, model=model)
+    """Analyse every video of a claimed study not analysed yet, write its report files and finish the job."""
+    model = job_model_recorded(job)
     root = job.upload_path
+    unpack_archive(job)
     found = find_study_videos(root)
     videos = sample_per_cell(found, per_group=len(found), seed=DEFAULT_SEED)  # every video, in cell order
-    services.study_plan(job=job, videos_total=len(videos))
+    done = services.study_plan(job=job, videos_total=len(videos))
     options = AnalysisOptions(
         every_n_frames=job.every_n_frames,
         max_frames=job.max_frames,
         detection=STUDY_DETECTION,
-        model_dir=str(settings.GENREC_MODEL_DIR),
+        model_dir=str(job_model_dir(job)),
     )
-    progress = StudyProgress(job, videos_total=len(videos))
+    progress = StudyProgress(job, videos_total=len(videos), videos_done=len(done))
     rows = []
     for number, video in enumerate(videos, start=1):
+        if video.path in done:  # analysed by an earlier attempt of this study
+            rows.append(StudyVideoRow(**done[video.path]))
+            continue
         progress.start_video(number, video, frames_total=planned_frames(root / video.path, options))
         row = analyze_study_video(
             video, str(root), options, on_frame=progress.on_frame, should_stop=progress.control.should_stop
@@ -80,6 +86,21 @@ def run_study_job(job: Job) -> None:
     services.study_finish(job=job, summary=json.loads(paths["study.json"].read_text(encoding="utf-8")))
 
 
+def unpack_archive(job: Job) -> None:
+    """Unpack the study's archive if its folder still holds it; a refusal found only now fails the study."""
+    if not archive_waiting(job.upload_path):
+        return
+
+    def heartbeat() -> None:
+        if not services.study_heartbeat(job=job):
+            raise AnalysisCancelled("the study was cancelled while its archive was unpacked")
+
+    try:
+        unpack_stored_archive(job.upload_path, on_video=heartbeat)
+    except UploadRejected as refusal:
+        raise PipelineError(f"The archive could not be unpacked: {refusal.message}") from None
+
+
 def planned_frames(path: Path, options: AnalysisOptions) -> int:
     """How many frames of a video the analysis will look at (0 when the container does not say or will not open)."""
     try:
@@ -93,9 +114,9 @@ def planned_frames(path: Path, options: AnalysisOptions) -> int:
 class StudyProgress:
     """The on_frame callback of a study run; its RunControl heartbeats, checks for cancel and throttles progress."""
 
-    def __init__(self, job: Job, *, videos_total: int) -> None:
+    def __init__(self, job: Job, *, videos_total: int, videos_done: int = 0) -> None:
         self.job = job
-        self.counters = {"frames_done": 0, "frames_total": videos_total, "faces_found": 0}
+        self.counters = {"frames_done": videos_done, "frames_total": videos_total, "faces_found": job.faces_found}
         self.video: dict = {}
         # The cancel check of a study is also its heartbeat: its progress is not written frame by frame.
         self.control = RunControl(job, is_running=partial(services.study_heartbeat, job=job))
@@ -113,7 +134,7 @@ class StudyProgress:
 
     def video_done(self, row: StudyVideoRow) -> None:
         """Count the finished video in the database and tell the page."""
-        counters = services.study_record_video(job=self.job, faces=row.faces)
+        counters = services.study_record_video(job=self.job, row=asdict(row))
         if counters is None:
             self.control.stop()
         self.counters = counters

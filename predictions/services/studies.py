@@ -1,8 +1,9 @@
-"""Writes to study jobs (staff batches of FakeAVCeleb videos): create, count videos done, heartbeat, finish.
+"""Writes to study jobs (staff batches of FakeAVCeleb videos): create, record each video, heartbeat, finish.
 
-A study is a Job of kind ``study`` whose upload is the folder its archive's videos were unpacked into and
-whose frames_total / frames_done count videos; it shares the status rules of jobs.py (conditional updates
-that go on only when one row changed), its queueing, its final-state hooks and its purge.
+A study is a Job of kind ``study`` whose upload is its folder (the archive until the worker unpacks it, then
+the videos) and whose frames_total / frames_done count videos; each analysed video is kept as a
+StudyVideoResult, so a study that stops resumes at its first video without one. It shares the status rules
+of jobs.py (conditional updates that go on only when one row changed), its queueing, final-state hooks and purge.
 """
 
 from __future__ import annotations
@@ -17,23 +18,34 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from ..archives import unpack_study_archive
-from ..models import Job, studies_dir
-from ..selectors import job_counters
+from ..archives import check_study_archive, store_study_archive
+from ..models import Job, ModelVersion, StudyVideoResult, studies_dir
+from ..selectors import job_counters, model_version_default
 from .jobs import job_enqueue, job_succeed
 
 logger = logging.getLogger(__name__)
 
 
-def study_create(*, owner, upload: UploadedFile | None, every_n_frames: int, max_frames: int | None) -> Job:
-    """Check and unpack a study ZIP, create its PENDING job and queue it once committed.
+def study_create(
+    *,
+    owner,
+    upload: UploadedFile | None,
+    every_n_frames: int,
+    max_frames: int | None,
+    model_version: ModelVersion | None = None,
+) -> Job:
+    """Check a study ZIP's central directory, keep the archive for the worker, create its job and queue it.
+
+    Its model is recorded as job_create does (the one chosen, else the default).
 
     Raises validators.UploadRejected with a readable message; on any failure no row and no file remain.
+    The worker unpacks the archive (predictions.archives.unpack_stored_archive) before its first video.
     """
     folder_name = uuid.uuid4().hex
     folder = studies_dir() / folder_name
+    archive = check_study_archive(upload)
     try:
-        archive = unpack_study_archive(upload, folder)
+        store_study_archive(upload, folder)
         with transaction.atomic():
             job = Job.objects.create(
                 owner=owner,
@@ -44,29 +56,37 @@ def study_create(*, owner, upload: UploadedFile | None, every_n_frames: int, max
                 every_n_frames=max(1, int(every_n_frames)),
                 max_frames=max_frames,
                 frames_total=len(archive.members),
+                model_version=model_version or model_version_default(),
             )
             transaction.on_commit(partial(job_enqueue, job.pk))
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
-        _remove_if_empty(studies_dir())
+        remove_if_empty(studies_dir())
         raise
-    logger.info("Study %s: %d videos, %d bytes unpacked", job.public_id, len(archive.members), archive.unpacked_bytes)
+    logger.info("Study %s: %d videos, %d bytes declared", job.public_id, len(archive.members), archive.unpacked_bytes)
     return job
 
 
-def _remove_if_empty(folder) -> None:
+def remove_if_empty(folder) -> None:
+    """Remove an empty folder (MEDIA_ROOT/studies once its last study went); a folder in use stays."""
     try:
         folder.rmdir()
     except OSError:
         pass  # not empty: other studies are waiting there
 
 
-def study_plan(*, job: Job, videos_total: int) -> None:
-    """Record how many videos the worker found in the unpacked folder (the total of the progress)."""
-    Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
-        frames_total=videos_total, heartbeat_at=timezone.now()
-    )
-    job.frames_total = videos_total
+def study_plan(*, job: Job, videos_total: int) -> dict[str, dict]:
+    """Record how many videos the worker found, and count those an earlier attempt finished; their rows by path."""
+    done = {result.path: result.row for result in job.study_results.all()}
+    counters = {
+        "frames_total": videos_total,
+        "frames_done": len(done),
+        "faces_found": sum(row["faces"] for row in done.values()),
+    }
+    Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(**counters, heartbeat_at=timezone.now())
+    for name, value in counters.items():
+        setattr(job, name, value)
+    return done
 
 
 def study_heartbeat(*, job: Job) -> bool:
@@ -74,13 +94,17 @@ def study_heartbeat(*, job: Job) -> bool:
     return Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now()) == 1
 
 
-def study_record_video(*, job: Job, faces: int) -> dict | None:
-    """Count one more video done and its faces; the job's counters, or None when it is no longer RUNNING."""
-    changed = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
-        frames_done=F("frames_done") + 1, faces_found=F("faces_found") + faces, heartbeat_at=timezone.now()
-    )
-    if changed != 1:
-        return None
+def study_record_video(*, job: Job, row: dict) -> dict | None:
+    """Keep one finished video's row and count it; the job's counters, or None when it is no longer RUNNING."""
+    with transaction.atomic():
+        changed = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+            frames_done=F("frames_done") + 1, faces_found=F("faces_found") + row["faces"], heartbeat_at=timezone.now()
+        )
+        if changed != 1:
+            return None
+        StudyVideoResult.objects.update_or_create(
+            job=job, path=row["path"], defaults={"row": row, "attempt": job.attempts}
+        )
     return job_counters(job=job)
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('predictions', '0004_job_frame_count'),
+        ('predictions', '0008_study_video_result'),
     ]
 
     operations = [
