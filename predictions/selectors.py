@@ -5,7 +5,6 @@ A new API endpoint reads through a selector here and renders with ``job_snapshot
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from django.db.models import Max, QuerySet
@@ -15,6 +14,7 @@ from django.urls import reverse
 
 from workers.pipeline.types import Box, Face, FrameResult
 
+from . import media
 from .events import face_dict, timeline_point
 from .models import Job, JobPart
 
@@ -83,12 +83,12 @@ def job_frame_results(job: Job) -> list[FrameResult]:
     return list(frames.values())
 
 
-def job_frame_path(job: Job, frame_index: int) -> Path | None:
-    """The annotated JPEG of a kept result frame of this job, or None (not kept, not written yet, or purged)."""
+def job_frame_key(job: Job, frame_index: int) -> str | None:
+    """The media key of a kept result frame of this job, or None (not kept, not written yet, or purged)."""
     if frame_index not in job.result_frames:
         return None
-    path = job.result_frame_path(frame_index)
-    return path if path.is_file() else None
+    key = job.result_frame_key(frame_index)
+    return key if media.exists(key) else None
 
 
 def job_frame_url(job_or_public_id, frame_index: int) -> str:
@@ -168,7 +168,7 @@ def job_snapshot(job: Job) -> dict[str, Any]:
         "result_frames": [
             {"index": index, "url": job_frame_url(job, index)}
             for index in job.result_frames
-            if job_frame_path(job, index) is not None
+            if job_frame_key(job, index) is not None
         ],
         "summary": job.summary,
         "urls": job_urls(job),

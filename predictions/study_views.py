@@ -18,7 +18,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from . import selectors, services
+from . import media, selectors, services
 from .api import accept_upload, json_error, login_required_json
 from .archives import check_study_archive_size
 from .formatting import whole_megabytes
@@ -80,7 +80,7 @@ def study_detail(request: HttpRequest, public_id) -> HttpResponse:
         "job": job,
         "snapshot": selectors.job_snapshot(job),
         "report": study_report(job.summary) if job.status == Job.Status.SUCCEEDED else None,
-        "files": [name for name in STUDY_FILES if (job.results_dir / name).is_file()],
+        "files": [name for name in STUDY_FILES if media.exists(f"{job.results_prefix}/{name}")],
     }
     return render(request, "studies/detail.html", context)
 
@@ -90,10 +90,10 @@ def study_detail(request: HttpRequest, public_id) -> HttpResponse:
 def study_file(request: HttpRequest, public_id, name: str) -> FileResponse:
     """One output of the owner's study (a figure inline, the tables as a download), by an allow-listed name."""
     job = selectors.study_get_for_user(user=request.user, public_id=public_id)
-    if name not in STUDY_FILES or not (job.results_dir / name).is_file():
+    if name not in STUDY_FILES or not media.exists(f"{job.results_prefix}/{name}"):
         raise Http404("No such file")
     content_type, attachment = STUDY_FILES[name]
-    response = FileResponse(open(job.results_dir / name, "rb"), content_type=content_type)
+    response = FileResponse(media.open_file(f"{job.results_prefix}/{name}"), content_type=content_type)
     if attachment:
         response["Content-Disposition"] = content_disposition_header(True, f"study-{str(job.public_id)[:8]}-{name}")
     response["Cache-Control"] = "private, max-age=3600"

@@ -20,7 +20,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from genrec_site.celery import app as celery_app
-from predictions import events, selectors, services
+from predictions import events, media, selectors, services
 from predictions.models import Job, JobPart
 from workers.pipeline.analysis import Analyzer, read_image
 from workers.pipeline.annotation import annotate
@@ -108,7 +108,11 @@ def run_job(job: Job) -> None:
         run_image(job)
         return
     # The upload's checks probed the video; only a job created before they kept what they learned probes again.
-    info = job.video_info or probe(job.upload_path)
+    if job.video_info is None:
+        with media.video_source(job.upload_key) as source:
+            info = probe(source)
+    else:
+        info = job.video_info
     parts_wanted = split_parts_wanted() if services.video_needs_split(job=job, info=info) else 1
     parts = services.job_plan_video(
         job=job, info=info, parts=parts_wanted, redetect_every=DEFAULT_DETECTION.redetect_every
@@ -124,7 +128,7 @@ def run_job(job: Job) -> None:
 def run_image(job: Job) -> None:
     """Analyse one image, keep its annotated copy and finish the job."""
     services.job_plan_image(job=job)
-    bgr = read_image(job.upload_path)
+    bgr = read_image(media.read_bytes(job.upload_key))
     faces = thread_analyzer().analyze_image(bgr).faces
     recorder = FrameRecorder(job)
     recorder.on_frame(FrameResult(index=0, time_seconds=0.0, faces=faces), bgr)
@@ -136,14 +140,15 @@ def run_part(part: JobPart) -> None:
     """Analyse one claimed frame range; the part that completes the set merges and finishes the job."""
     job = part.job
     recorder = FrameRecorder(job, part)
-    thread_analyzer().analyze_video(
-        job.upload_path,
-        every_n_frames=job.every_n_frames,
-        start_frame=part.start_frame,
-        end_frame=None if services.part_is_last(part) else part.end_frame,
-        on_frame=recorder.on_frame,
-        should_stop=recorder.control.should_stop,
-    )
+    with media.video_source(job.upload_key) as source:  # a temporary copy on object storage, always removed
+        thread_analyzer().analyze_video(
+            source,
+            every_n_frames=job.every_n_frames,
+            start_frame=part.start_frame,
+            end_frame=None if services.part_is_last(part) else part.end_frame,
+            on_frame=recorder.on_frame,
+            should_stop=recorder.control.should_stop,
+        )
     recorder.close()
     if services.job_part_done(part=part):
         finish_job(job)
@@ -209,9 +214,9 @@ class FrameRecorder:
         """Encode the annotated frame once if it is one the result page shows; whether it was written."""
         if frame.index not in self.kept_frames:
             return False
-        path = self.job.result_frame_path(frame.index)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not cv2.imwrite(str(path), annotate(bgr, frame.faces), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
-            logger.warning("Could not write the result frame %s", path)
+        encoded, jpeg = cv2.imencode(".jpg", annotate(bgr, frame.faces), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        if not encoded:
+            logger.warning("Could not encode result frame %d of job %s", frame.index, self.job.public_id)
             return False
+        media.save(self.job.result_frame_key(frame.index), jpeg.tobytes())
         return True

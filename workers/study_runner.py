@@ -1,12 +1,15 @@
 """Runs one deepfake-study job on a worker: the study's own per-video analysis, one video after another.
 
 Progress is a ``progress`` event whose counters count videos, with a ``video`` object for the video being
-analysed (its name and frames); the outputs of ``write_study`` go to MEDIA_ROOT/results/<job>/.
+analysed (its name and frames). The videos are read from a local copy of the study's media prefix (the stored
+folder itself on the file system, a temporary download on object storage); the outputs of ``write_study`` are
+stored under the job's results prefix.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from collections import Counter
 from dataclasses import asdict
 from functools import partial
@@ -15,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from predictions import services
+from predictions import media, services
 from predictions.models import Job
 from workers.pipeline.config import STUDY_DETECTION
 from workers.pipeline.errors import PipelineError
@@ -40,10 +43,16 @@ from workers.runner import worker_model
 
 
 def run_study_job(job: Job) -> None:
-    """Analyse every video of a claimed study, write its report files and finish the job with their summary."""
+    """Analyse every video of a claimed study, store its report files and finish the job with their summary."""
+    with media.local_tree(job.upload_key) as root:
+        summary = run_study_videos(job, root)
+    services.study_finish(job=job, summary=summary)
+
+
+def run_study_videos(job: Job, root: Path) -> dict:
+    """Analyse the study's videos under a local folder, store the report files; the study.json document."""
     model = worker_model()
     services.job_use_model(job=job, model=model)
-    root = job.upload_path
     found = find_study_videos(root)
     videos = sample_per_cell(found, per_group=len(found), seed=DEFAULT_SEED)  # every video, in cell order
     services.study_plan(job=job, videos_total=len(videos))
@@ -76,8 +85,10 @@ def run_study_job(job: Job) -> None:
         model={"name": model.name, "sha256": model.sha256},
     )
     result = summarize_study(study_settings, rows, Counter(video.cell for video in videos))
-    paths = write_study(result, job.results_dir)
-    services.study_finish(job=job, summary=json.loads(paths["study.json"].read_text(encoding="utf-8")))
+    with tempfile.TemporaryDirectory(prefix="genrec-study-", dir=settings.FILE_UPLOAD_TEMP_DIR) as folder:
+        paths = write_study(result, Path(folder))
+        media.save_tree(Path(folder), job.results_prefix)
+        return json.loads(paths["study.json"].read_text(encoding="utf-8"))
 
 
 def planned_frames(path: Path, options: AnalysisOptions) -> int:

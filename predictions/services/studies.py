@@ -8,17 +8,20 @@ that go on only when one row changed), its queueing, its final-state hooks and i
 from __future__ import annotations
 
 import logging
-import shutil
+import tempfile
 import uuid
 from functools import partial
+from pathlib import Path
 
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from .. import media
 from ..archives import unpack_study_archive
-from ..models import Job, studies_dir
+from ..models import STUDIES_FOLDER, Job
 from ..selectors import job_counters
 from .jobs import job_enqueue, job_succeed
 
@@ -26,14 +29,16 @@ logger = logging.getLogger(__name__)
 
 
 def study_create(*, owner, upload: UploadedFile | None, every_n_frames: int, max_frames: int | None) -> Job:
-    """Check and unpack a study ZIP, create its PENDING job and queue it once committed.
+    """Check and unpack a study ZIP in a temporary folder, store its videos, create its PENDING job and queue it.
 
-    Raises validators.UploadRejected with a readable message; on any failure no row and no file remain.
+    Raises validators.UploadRejected with a readable message; on any failure no row and no object remain.
     """
     folder_name = uuid.uuid4().hex
-    folder = studies_dir() / folder_name
+    prefix = f"{STUDIES_FOLDER}/{folder_name}"
     try:
-        archive = unpack_study_archive(upload, folder)
+        with tempfile.TemporaryDirectory(prefix="genrec-study-", dir=settings.FILE_UPLOAD_TEMP_DIR) as scratch:
+            archive = unpack_study_archive(upload, Path(scratch) / "videos")
+            media.save_tree(Path(scratch) / "videos", prefix)
         with transaction.atomic():
             job = Job.objects.create(
                 owner=owner,
@@ -47,18 +52,10 @@ def study_create(*, owner, upload: UploadedFile | None, every_n_frames: int, max
             )
             transaction.on_commit(partial(job_enqueue, job.pk))
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        _remove_if_empty(studies_dir())
+        media.delete_tree(prefix)
         raise
     logger.info("Study %s: %d videos, %d bytes unpacked", job.public_id, len(archive.members), archive.unpacked_bytes)
     return job
-
-
-def _remove_if_empty(folder) -> None:
-    try:
-        folder.rmdir()
-    except OSError:
-        pass  # not empty: other studies are waiting there
 
 
 def study_plan(*, job: Job, videos_total: int) -> None:

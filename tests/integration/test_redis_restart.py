@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from predictions import services
+from predictions import media, services
 from predictions.models import Job
 from tests.jobs_helpers import validated_upload, wait_for_job, write_face_clip
 from tests.processes import (
@@ -89,7 +89,7 @@ def assert_succeeded_once(job: Job, *, frames: int) -> None:
     assert job.status == Job.Status.SUCCEEDED, job.error
     assert job.attempts == 1
     assert_every_frame_stored_once(job, frames=frames)
-    assert not job.upload_path.exists()
+    assert not media.exists(job.upload_key)
 
 
 @pytest.mark.parametrize("owned_redis", [APPEND_ONLY], indirect=True)
@@ -127,4 +127,4 @@ def test_upload_while_redis_is_down_fails_the_job_at_once_with_a_readable_messag
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED  # never PENDING with no message behind it
     assert job.error == services.QUEUE_UNAVAILABLE
-    assert not job.upload_path.exists()
+    assert not media.exists(job.upload_key)

@@ -17,8 +17,8 @@ from channels.testing import WebsocketCommunicator
 from django.urls import reverse
 
 from genrec_site.asgi import application
-from predictions import services
-from predictions.models import Job, studies_dir
+from predictions import media, services
+from predictions.models import Job
 from tests.integration.test_job_flow import watch
 from tests.integration.test_split_video import wait_until_idle
 from tests.jobs_helpers import session_headers
@@ -51,8 +51,8 @@ def test_staff_study_runs_to_its_report_with_progress_per_video(staff, bob, clie
     assert response.status_code == 201, response.content
     job = Job.objects.get(public_id=response.json()["job"]["id"], owner=staff)
     assert job.kind == Job.Kind.STUDY and job.frames_total == len(STUDY_ENTRIES)
-    unpacked = job.upload_path
-    assert len(files_under(unpacked)) == len(STUDY_ENTRIES)
+    unpacked = job.upload_key
+    assert len(list(media.walk(unpacked))) == len(STUDY_ENTRIES)
 
     snapshot, messages = asyncio.run(watch(job, headers, worker()))
 
@@ -74,7 +74,7 @@ def test_staff_study_runs_to_its_report_with_progress_per_video(staff, bob, clie
 
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED and job.model_version is not None
-    assert not unpacked.exists()  # the videos go as soon as the study ends
+    assert list(media.walk(unpacked)) == []  # the videos go as soon as the study ends
     cells = {(cell["category"], cell["ethnicity"], cell["gender"]): cell for cell in job.summary["cells"]}
     assert cells[("FakeVideo-FakeAudio", "African", "male")]["videos_sampled"] == 1
     assert cells[("FakeVideo-FakeAudio", "Asian (East)", "female")]["videos_sampled"] == 1
@@ -127,14 +127,14 @@ def test_cancelled_study_stops_and_leaves_no_videos_or_report(staff, client, tmp
     archive = face_study_zip(tmp_path, frames=120)
     headers = session_headers(client, staff)
     job = Job.objects.get(public_id=post_study(client, archive, every_n_frames="1").json()["job"]["id"])
-    unpacked = job.upload_path
+    unpacked = job.upload_key
 
     messages = asyncio.run(cancel_during_first_video(job, headers, worker(), celery_test_app))
 
     assert messages[-1]["job"]["status"] == "CANCELLED"
     job.refresh_from_db()
     assert job.status == Job.Status.CANCELLED and job.frames_done < len(STUDY_ENTRIES)
-    assert not unpacked.exists() and not (job.results_dir / "study.json").exists()
+    assert list(media.walk(unpacked)) == [] and not media.exists(f"{job.results_prefix}/study.json")
 
 
 def queued_tasks(celery_app) -> int:
@@ -164,7 +164,7 @@ def test_hostile_archive_is_refused_and_leaves_nothing(kind, staff, client, tmp_
 
     assert response.status_code == 400 and message in response.json()["error"]
     assert not Job.objects.exists()
-    assert files_under(settings.MEDIA_ROOT) == [] and not studies_dir().exists()
+    assert files_under(settings.MEDIA_ROOT) == []
     assert queued_tasks(celery_test_app) == 0
 
 
