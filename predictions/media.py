@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
@@ -168,7 +169,12 @@ def _download(key: str, target: Path) -> None:
     bucket = getattr(default_storage, "bucket", None)
     if bucket is not None:  # boto3's parallel ranged download, straight into the file (no spooled copy first)
         target.touch(mode=0o600, exist_ok=False)
-        bucket.download_file(key, str(target))
+        try:
+            bucket.download_file(key, str(target))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+                raise FileNotFoundError(key) from None
+            raise
         return
     with default_storage.open(key, "rb") as source, target.open("xb") as sink:
         shutil.copyfileobj(source, sink, COPY_CHUNK_BYTES)
