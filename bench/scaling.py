@@ -21,6 +21,7 @@ file system's one-process reference, and object storage may cost at most 10% of 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import secrets
@@ -89,46 +90,61 @@ def one_run(platform: Platform, client: SiteClient, clip: bytes, timeout: float)
 
 def measure(
     workers: int, clip: bytes, args: argparse.Namespace, reference: dict | None, s3: LocalS3 | None = None
-) -> tuple[dict, dict]:
-    """All repeats with one worker count; the figures, and the first result (the reference when there is none)."""
+) -> tuple[list[dict], dict]:
+    """All repeats with one worker count, on the file system and (with ``s3``) on object storage, run by turns so
+    both meet the same load; the figures of each, and the reference result (the first one when there is none)."""
     split_parts = "1" if workers == 1 else "0"
-    env = {"GENREC_SPLIT_PARTS": split_parts, **(s3.environment() if s3 else {})}
-    storage = "s3" if s3 else "fs"
-    with (
-        tempfile.TemporaryDirectory(prefix="genrec-scaling-") as temporary,
-        Platform(workers=workers, workdir=Path(temporary), env=env, separate_workers=args.storage == "s3") as platform,
-    ):
-        print(f"{workers} worker process(es), media {storage}, GENREC_SPLIT_PARTS={split_parts}", flush=True)
-        client = SiteClient(platform.url)
-        client.sign_up(f"scaling-{workers}-{secrets.token_hex(3)}")
-        runs = []
-        for number in range(1, args.repeats + 1):
-            timing, result = one_run(platform, client, clip, args.timeout)
-            reference = reference or result
-            timing["identical_to_reference"] = result == reference
-            runs.append(timing)
-            print(
-                f"  run {number}: job {timing['job_seconds']:.2f} s, upload to final event "
-                f"{timing['upload_to_final_seconds']:.2f} s, {timing['parts']} part(s), "
-                f"identical: {timing['identical_to_reference']}",
-                flush=True,
+    storages = {"fs": {}, **({"s3": s3.environment()} if s3 else {})}
+    runs: dict[str, list[dict]] = {storage: [] for storage in storages}
+    with contextlib.ExitStack() as stack:
+        platforms = {}
+        for storage, env in storages.items():
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"genrec-scaling-{storage}-")))
+            platform = Platform(
+                workers=workers,
+                workdir=workdir,
+                env={"GENREC_SPLIT_PARTS": split_parts, **env},
+                separate_workers=args.storage == "s3",
             )
-        peak_memory = platform.worker_peak_memory_mb()
-        local_files = platform.local_media_files() if s3 else None
-    figures = {
+            stack.enter_context(platform)
+            client = SiteClient(platform.url)
+            client.sign_up(f"scaling-{storage}-{workers}-{secrets.token_hex(3)}")
+            platforms[storage] = (platform, client)
+        print(f"{workers} worker process(es), media {' and '.join(storages)}, GENREC_SPLIT_PARTS={split_parts}")
+        for number in range(1, args.repeats + 1):
+            for storage, (platform, client) in platforms.items():
+                timing, result = one_run(platform, client, clip, args.timeout)
+                reference = reference or result
+                timing["identical_to_reference"] = result == reference
+                runs[storage].append(timing)
+                print(
+                    f"  {storage} run {number}: job {timing['job_seconds']:.2f} s, upload to final event "
+                    f"{timing['upload_to_final_seconds']:.2f} s, {timing['parts']} part(s), "
+                    f"identical: {timing['identical_to_reference']}",
+                    flush=True,
+                )
+        by_storage = [figures_of(storage, workers, runs[storage], *platforms[storage][:1], s3) for storage in storages]
+    return by_storage, reference
+
+
+def figures_of(storage: str, workers: int, runs: list[dict], platform: Platform, s3: LocalS3 | None) -> dict:
+    """Medians of one storage and worker count, with what it left behind."""
+    median_job_seconds = statistics.median(run["job_seconds"] for run in runs)
+    on_s3 = storage == "s3"
+    return {
         "storage": storage,
         "workers": workers,
-        # On s3: the uploads left in the bucket (none: each goes when its job ends) and files in local folders.
-        "uploads_left_in_bucket": [key for key in s3.keys() if key.startswith("uploads/")] if s3 else None,
-        "local_media_files": local_files,
-        "split_parts_setting": int(split_parts),
-        "median_job_seconds": statistics.median(run["job_seconds"] for run in runs),
+        "separate_workers": platform.separate_workers,
+        # On s3: uploads left in the bucket (none: each goes when its job ends) and files in any local media folder.
+        "uploads_left_in_bucket": [key for key in s3.keys() if key.startswith("uploads/")] if on_s3 else None,
+        "local_media_files": platform.local_media_files() if on_s3 else None,
+        "split_parts_setting": 1 if workers == 1 else 0,
+        "median_job_seconds": median_job_seconds,
         "median_upload_to_final_seconds": statistics.median(run["upload_to_final_seconds"] for run in runs),
-        "video_fps_per_process": runs[0]["frames"] / statistics.median(run["job_seconds"] for run in runs) / workers,
-        "worker_peak_memory_mb": peak_memory,
+        "video_fps_per_process": runs[0]["frames"] / median_job_seconds / workers,
+        "worker_peak_memory_mb": platform.worker_peak_memory_mb(),
         "runs": runs,
     }
-    return figures, reference
 
 
 def main() -> int:
@@ -151,13 +167,10 @@ def main() -> int:
         clip = write_moving_face_clip(Path(folder) / "long.mp4", count=args.frames, size=args.size).read_bytes()
     reference = None
     by_workers = []
-    for workers in args.workers:
-        figures, reference = measure(workers, clip, args, reference)
-        by_workers.append(figures)
-    if args.storage == "s3":
-        with LocalS3() as s3:
-            for workers in args.workers:
-                by_workers.append(measure(workers, clip, args, reference, s3)[0])
+    with LocalS3() if args.storage == "s3" else contextlib.nullcontext() as s3:
+        for workers in args.workers:
+            figures, reference = measure(workers, clip, args, reference, s3)
+            by_workers += figures
     report = build_report(args, clip, by_workers)
     print_report(report)
     if args.json:

@@ -8,9 +8,12 @@ system and a temporary download, always removed, on a bucket.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -21,6 +24,8 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+
+logger = logging.getLogger(__name__)
 
 COPY_CHUNK_BYTES = 1024 * 1024
 
@@ -163,6 +168,39 @@ def save_tree(folder: Path, prefix: str) -> list[str]:
             with path.open("rb") as handle:
                 keys.append(save(f"{prefix}/{path.relative_to(folder).as_posix()}", handle))
     return keys
+
+
+class BackgroundSaver:
+    """Stores objects one after another on a thread of its own, so an analysis never waits for the store.
+
+    ``latest_tag`` is the tag of the newest object already stored (e.g. a frame index to announce); ``close()``
+    waits for every object handed over.
+    """
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="media-save")
+        self._futures: list[Future] = []
+        self._lock = threading.Lock()
+        self.latest_tag: int | None = None
+
+    def save(self, key: str, content: bytes, *, tag: int | None = None) -> None:
+        """Hand one object over to be stored."""
+        future = self._executor.submit(save, key, content)
+        future.add_done_callback(lambda done: self._stored(done, key, tag))
+        self._futures.append(future)
+
+    def _stored(self, future: Future, key: str, tag: int | None) -> None:
+        if future.exception() is not None:
+            logger.warning("Could not store %s", key, exc_info=future.exception())
+            return
+        with self._lock:
+            if tag is not None and (self.latest_tag is None or tag > self.latest_tag):
+                self.latest_tag = tag
+
+    def close(self) -> int:
+        """Wait until everything handed over is stored (or failed, logged); how many were stored."""
+        self._executor.shutdown(wait=True)
+        return sum(1 for future in self._futures if future.exception() is None)
 
 
 def _download(key: str, target: Path) -> None:

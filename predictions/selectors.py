@@ -83,6 +83,14 @@ def job_frame_results(job: Job) -> list[FrameResult]:
     return list(frames.values())
 
 
+def job_frames_written(job: Job) -> list[int]:
+    """The kept result frames of this job whose JPEG is stored, in plan order (one listing, not one look per frame)."""
+    if not job.result_frames:
+        return []
+    stored = set(media.children(job.results_prefix)[1])
+    return [index for index in job.result_frames if f"{int(index)}.jpg" in stored]
+
+
 def job_frame_key(job: Job, frame_index: int) -> str | None:
     """The media key of a kept result frame of this job, or None (not kept, not written yet, or purged)."""
     if frame_index not in job.result_frames:
@@ -165,11 +173,7 @@ def job_snapshot(job: Job) -> dict[str, Any]:
         "duration_seconds": None if duration is None else round(duration, 3),
         "timeline": job_timeline(job),
         "latest_faces": job_latest_faces(job),
-        "result_frames": [
-            {"index": index, "url": job_frame_url(job, index)}
-            for index in job.result_frames
-            if job_frame_key(job, index) is not None
-        ],
+        "result_frames": [{"index": index, "url": job_frame_url(job, index)} for index in job_frames_written(job)],
         "summary": job.summary,
         "urls": job_urls(job),
     }

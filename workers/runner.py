@@ -172,6 +172,7 @@ class FrameRecorder:
         self.job = job
         self.part = part
         self.kept_frames = set(job.result_frames)
+        self.saver = media.BackgroundSaver()  # annotated frames are stored while the analysis goes on
         self.buffer: list[FrameResult] = []
         self.control = RunControl(
             job, is_running=partial(selectors.job_is_running, job=job, part=part), share=job.parts_total
@@ -180,11 +181,11 @@ class FrameRecorder:
 
     def on_frame(self, frame: FrameResult, bgr: np.ndarray) -> None:
         """Called by the pipeline for every analysed frame."""
-        kept = self._keep_frame(frame, bgr)
+        self._keep_frame(frame, bgr)
         self.control.throttle.add(
             points=[events.frame_point(frame)],
             latest_faces=events.frame_faces(frame),
-            latest_frame_index=frame.index if kept else None,
+            latest_frame_index=self.saver.latest_tag,  # only a frame already stored: the page loads it at once
         )
         self.buffer.append(frame)
         due = time.monotonic() - self._last_flush >= settings.GENREC_RESULT_FLUSH_SECONDS
@@ -207,16 +208,17 @@ class FrameRecorder:
         self.control.throttle.send(**counters, force=final)
 
     def close(self) -> None:
-        """Write what is left and send the last progress event of this run."""
+        """Store the frames still on their way, write what is left and send the last progress event of this run."""
+        self.saver.close()
+        self.control.throttle.add(latest_frame_index=self.saver.latest_tag)
         self.flush(final=True)
 
-    def _keep_frame(self, frame: FrameResult, bgr: np.ndarray) -> bool:
-        """Encode the annotated frame once if it is one the result page shows; whether it was written."""
+    def _keep_frame(self, frame: FrameResult, bgr: np.ndarray) -> None:
+        """Encode the annotated frame once if it is one the result page shows, and hand it to the saver."""
         if frame.index not in self.kept_frames:
-            return False
+            return
         encoded, jpeg = cv2.imencode(".jpg", annotate(bgr, frame.faces), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         if not encoded:
             logger.warning("Could not encode result frame %d of job %s", frame.index, self.job.public_id)
-            return False
-        media.save(self.job.result_frame_key(frame.index), jpeg.tobytes())
-        return True
+            return
+        self.saver.save(self.job.result_frame_key(frame.index), jpeg.tobytes(), tag=frame.index)

@@ -23,7 +23,7 @@ from workers.pipeline.types import FrameResult, VideoSummary, analysed_frames
 
 from .. import events, media
 from ..models import AnalysedFrame, Detection, Job, JobPart, ModelVersion
-from ..selectors import job_counters, job_snapshot
+from ..selectors import job_counters, job_frames_written, job_snapshot
 from ..validators import ValidatedUpload
 
 logger = logging.getLogger(__name__)
@@ -212,7 +212,7 @@ def job_finish(*, job: Job, summary: VideoSummary, track_ids: Mapping[tuple[int,
     Only the result frames really written stay listed. False when the job was no longer RUNNING.
     """
     job.refresh_from_db(fields=["result_frames"])
-    kept = [index for index in job.result_frames if media.exists(job.result_frame_key(index))]
+    kept = job_frames_written(job)
     # One UPDATE ... WHERE pk IN (...) per track and chunk: a video has few tracks and many detections, and
     # loading the rows as model instances to bulk_update them cost two seconds for 3,000 detections.
     detections_by_track: dict[int | None, list[int]] = {}

@@ -73,3 +73,25 @@ def test_bucket_objects_are_private_and_signed_urls_short_lived(s3_media, settin
 
 def test_the_file_system_is_local_storage(settings):
     assert settings.GENREC_MEDIA_STORAGE == "fs" and media.is_local() is True
+
+
+def test_the_background_saver_stores_everything_before_close_returns(media_backend):
+    saver = media.BackgroundSaver()
+    for index in (0, 12, 24):
+        saver.save(f"results/job-3/{index}.jpg", b"jpeg %d" % index, tag=index)
+
+    assert saver.close() == 3
+    assert saver.latest_tag == 24
+    stored = [media.read_bytes(f"results/job-3/{index}.jpg") for index in (0, 12, 24)]
+    assert stored == [b"jpeg 0", b"jpeg 12", b"jpeg 24"]
+
+
+def test_the_background_saver_announces_only_what_was_stored(settings, caplog):
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
+    saver = media.BackgroundSaver()
+    saver.save("results/job-4/0.jpg", b"jpeg", tag=0)
+    saver.save("../outside.jpg", b"jpeg", tag=5)  # refused by the storage: logged, never announced
+
+    assert saver.close() == 1
+    assert saver.latest_tag == 0
+    assert "Could not store ../outside.jpg" in caplog.text
