@@ -44,7 +44,9 @@ def files_under(folder) -> list:
     return [path for path in folder.rglob("*") if path.is_file()]
 
 
-def test_staff_study_runs_to_its_report_with_progress_per_video(staff, bob, client, tmp_path, worker, settings):
+def test_staff_study_runs_to_its_report_with_progress_per_video(
+    staff, bob, client, tmp_path, worker, settings, media_backend
+):
     archive = face_study_zip(tmp_path, frames=CLIP_FRAMES)
     headers = session_headers(client, staff)
     response = post_study(client, archive, every_n_frames="1", max_frames=str(MAX_FRAMES))
@@ -104,6 +106,8 @@ def test_staff_study_runs_to_its_report_with_progress_per_video(staff, bob, clie
     client.force_login(bob)  # not the owner, not staff: the study does not exist for him
     assert client.get(reverse("study-detail", args=[job.public_id])).status_code == 404
     assert client.get(reverse("study-file", args=[job.public_id, "study.csv"])).status_code == 404
+    if media_backend == "s3":  # videos and report went through the bucket only
+        assert files_under(settings.MEDIA_ROOT) == []
 
 
 async def cancel_during_first_video(job: Job, headers, worker_context, celery_app) -> list[dict]:

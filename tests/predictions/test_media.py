@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import urllib.parse
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +97,17 @@ def test_the_background_saver_announces_only_what_was_stored(settings, caplog):
     assert saver.close() == 1
     assert saver.latest_tag == 0
     assert "Could not store ../outside.jpg" in caplog.text
+
+
+def test_only_the_media_module_touches_the_storage_or_media_root():
+    """predictions/ and workers/ (the pipeline aside) reach media by key through predictions/media.py alone."""
+    root = Path(__file__).resolve().parents[2]
+    sources = [*root.glob("predictions/**/*.py"), *root.glob("workers/*.py"), *root.glob("workers/management/**/*.py")]
+    offenders = [
+        source.relative_to(root).as_posix()
+        for source in sources
+        if source.name != "media.py"
+        and "migrations" not in source.parts
+        and re.search(r"settings\.MEDIA_ROOT|default_storage|storages\[", source.read_text())
+    ]
+    assert len(sources) > 20 and offenders == []
