@@ -9,11 +9,12 @@ system and a temporary download, always removed, on a bucket.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -28,6 +29,7 @@ from django.core.files.storage import default_storage
 logger = logging.getLogger(__name__)
 
 COPY_CHUNK_BYTES = 1024 * 1024
+_saving: tuple[int, ThreadPoolExecutor] | None = None  # (process id, its one saving thread)
 
 
 def save(key: str, content: bytes | IO[bytes]) -> str:
@@ -170,37 +172,47 @@ def save_tree(folder: Path, prefix: str) -> list[str]:
     return keys
 
 
+def _saving_thread() -> ThreadPoolExecutor:
+    """The process's one saving thread, made on first use in this very process (a forked pool process must not
+    inherit its parent's); it lives as long as the process, so its storage connection is made once."""
+    global _saving
+    if _saving is None or _saving[0] != os.getpid():
+        _saving = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="media-save"))
+    return _saving[1]
+
+
 class BackgroundSaver:
-    """Stores objects one after another on a thread of its own, so an analysis never waits for the store.
+    """Stores objects one after another on the process's saving thread, so an analysis never waits for the store.
 
     ``latest_tag`` is the tag of the newest object already stored (e.g. a frame index to announce); ``close()``
     waits for every object handed over.
     """
 
     def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="media-save")
+        self._executor = _saving_thread()
         self._futures: list[Future] = []
         self._lock = threading.Lock()
         self.latest_tag: int | None = None
 
     def save(self, key: str, content: bytes, *, tag: int | None = None) -> None:
         """Hand one object over to be stored."""
-        future = self._executor.submit(save, key, content)
-        future.add_done_callback(lambda done: self._stored(done, key, tag))
-        self._futures.append(future)
+        self._futures.append(self._executor.submit(self._store, key, content, tag))
 
-    def _stored(self, future: Future, key: str, tag: int | None) -> None:
-        if future.exception() is not None:
-            logger.warning("Could not store %s", key, exc_info=future.exception())
-            return
+    def _store(self, key: str, content: bytes, tag: int | None) -> bool:
+        try:
+            save(key, content)
+        except Exception:
+            logger.warning("Could not store %s", key, exc_info=True)
+            return False
         with self._lock:
             if tag is not None and (self.latest_tag is None or tag > self.latest_tag):
                 self.latest_tag = tag
+        return True
 
     def close(self) -> int:
         """Wait until everything handed over is stored (or failed, logged); how many were stored."""
-        self._executor.shutdown(wait=True)
-        return sum(1 for future in self._futures if future.exception() is None)
+        wait(self._futures)
+        return sum(1 for future in self._futures if future.result())
 
 
 def _download(key: str, target: Path) -> None:
