@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,43 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere, without installing
 
-import boto3  # noqa: E402
-
-from bench.live_platform import free_port, machine  # noqa: E402
+from bench.live_platform import LocalS3, machine  # noqa: E402
 from tests.conftest import shared_data_dir  # noqa: E402
 from workers.pipeline.video import iter_frames, probe  # noqa: E402
-
-BUCKET = "bench-media"
-
-
-def start_server(port: int) -> subprocess.Popen:
-    """moto_server on loopback, answered when the bucket can be created."""
-    binary = Path(sys.executable).with_name("moto_server")
-    process = subprocess.Popen(
-        [str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 20
-    client = s3_client(port)
-    while True:
-        try:
-            client.create_bucket(Bucket=BUCKET)
-            return process
-        except Exception:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise
-            time.sleep(0.2)
-
-
-def s3_client(port: int):
-    """A boto3 client of the loopback server."""
-    return boto3.client(
-        "s3",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench-secret",
-        region_name="us-east-1",
-    )
 
 
 def decode(source: str, start_frame: int) -> int:
@@ -77,31 +42,31 @@ def timed(action: Callable[[], int], repeats: int) -> tuple[float, int]:
     return statistics.median(seconds), result
 
 
-def download_and_decode(client, key: str, start_frame: int) -> int:
+def download_and_decode(client, bucket: str, key: str, start_frame: int) -> int:
     """The download way: a temporary file, always removed."""
     with tempfile.TemporaryDirectory() as folder:
         target = Path(folder) / "video.mp4"
-        client.download_file(BUCKET, key, str(target))
+        client.download_file(bucket, key, str(target))
         return decode(str(target), start_frame)
 
 
-def measure_clip(client, clip: Path, repeats: int) -> dict:
+def measure_clip(s3: LocalS3, clip: Path, repeats: int) -> dict:
     """The three ways on one clip, whole and from its middle."""
-    key = f"uploads/{clip.name}"
-    client.upload_file(str(clip), BUCKET, key)
-    url = client.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": key}, ExpiresIn=300)
+    client, key = s3.client(), f"uploads/{clip.name}"
+    client.upload_file(str(clip), s3.bucket, key)
+    url = client.generate_presigned_url("get_object", Params={"Bucket": s3.bucket, "Key": key}, ExpiresIn=300)
     frames = probe(clip).frame_count
     row = {"clip": clip.name, "bytes": clip.stat().st_size, "frames": frames}
     for part, start in (("whole", 0), ("half", frames // 2)):
         for way, action in (
             ("local", lambda start=start: decode(str(clip), start)),
-            ("download", lambda start=start: download_and_decode(client, key, start)),
+            ("download", lambda start=start: download_and_decode(client, s3.bucket, key, start)),
             ("url", lambda start=start: decode(url, start)),
         ):
             seconds, decoded = timed(action, repeats)
             row[f"{part}_{way}_s"] = round(seconds, 4)
             row[f"{part}_{way}_frames"] = decoded
-    client.delete_object(Bucket=BUCKET, Key=key)
+    client.delete_object(Bucket=s3.bucket, Key=key)
     return row
 
 
@@ -129,14 +94,8 @@ def main() -> int:
         print("no shared clips (../shared/data/videos or $GENREC_SHARED_DATA)", file=sys.stderr)
         return 1
     clips = sorted((data / "videos").glob("*.mp4"))[: args.clips]
-    port = free_port()
-    server = start_server(port)
-    try:
-        client = s3_client(port)
-        rows = [measure_clip(client, clip, args.repeats) for clip in clips]
-    finally:
-        server.terminate()
-        server.wait()
+    with LocalS3() as s3:
+        rows = [measure_clip(s3, clip, args.repeats) for clip in clips]
     report = {"machine": machine(), "rows": rows, "summary": summary(rows)}
     for row in rows:
         print(json.dumps(row))

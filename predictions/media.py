@@ -116,11 +116,6 @@ def presigned_url(key: str, *, expire_seconds: int | None = None) -> str:
     return default_storage.url(key, expire=expire_seconds or settings.AWS_QUERYSTRING_EXPIRE)
 
 
-def is_local() -> bool:
-    """Whether media lives on this machine's file system (GENREC_MEDIA_STORAGE=fs)."""
-    return local_path("probe") is not None
-
-
 @contextmanager
 def local_copy(key: str, *, suffix: str = "") -> Iterator[Path]:
     """A real file with the object's content for the ``with`` block: the stored file itself, or a temporary download

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Iterator
 
 import boto3
 import pytest
 
-from tests.processes import free_port
-
 ACCESS_KEY = "genrec-test"
 SECRET_KEY = "genrec-test-secret"
 REGION = "us-east-1"
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on (this module imports nothing of Django: bench scripts load conftest)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -70,11 +70,13 @@ def test_bucket_objects_are_private_and_signed_urls_short_lived(s3_media, settin
 
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(media.presigned_url("results/job-2/0.jpg")).query)
     assert int(query["X-Amz-Expires"][0]) == settings.AWS_QUERYSTRING_EXPIRE <= 600
-    assert media.is_local() is False
+    assert media.local_path("results/job-2/0.jpg") is None  # a bucket has no paths
 
 
-def test_the_file_system_is_local_storage(settings):
-    assert settings.GENREC_MEDIA_STORAGE == "fs" and media.is_local() is True
+def test_the_file_system_is_the_default_and_its_objects_are_files_under_media_root(settings):
+    media.save("uploads/a.jpg", b"jpeg")
+    assert settings.GENREC_MEDIA_STORAGE == "fs"
+    assert media.local_path("uploads/a.jpg") == settings.MEDIA_ROOT / "uploads" / "a.jpg"
 
 
 def test_the_background_saver_stores_everything_before_close_returns(media_backend):
