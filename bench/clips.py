@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script from anywhere, without ins
 from workers.pipeline.analysis import Analyzer  # noqa: E402
 from workers.pipeline.errors import PipelineError  # noqa: E402
 from workers.pipeline.model import load_model  # noqa: E402
+from workers.pipeline.summary import track_and_summarize  # noqa: E402
 
 LABELLED = ("male", "female")
 BAR = 0.8
@@ -48,7 +49,8 @@ def main() -> None:
     for name in sorted(truth):
         start = time.perf_counter()
         try:
-            summary = analyzer.analyze_video(args.videos / name, every_n_frames=args.every_n_frames).summary
+            result = analyzer.analyze_video(args.videos / name, every_n_frames=args.every_n_frames)
+            summary = track_and_summarize(result).summary
             row = {"clip": name, "truth": truth[name], "label": summary.label, "error": ""}
             row.update(mean_confidence=summary.mean_confidence, frames=summary.frames_analyzed)
             row.update(hit_rate=summary.frames_with_faces / max(summary.frames_analyzed, 1))

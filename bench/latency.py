@@ -9,6 +9,10 @@ Each run is split into stages by the job's own timestamps (one machine, one cloc
 queue until a worker claims it, analysis until it is SUCCEEDED, and the final event reaching the socket. Baselines
 from the same run: analyze_image of the same photo in this process (the least a worker can take) and a GET /healthz
 round trip (the least any request takes). Bar: p50 <= 250 ms.
+
+With ``--api`` the same photo also goes through the public API as a script sends it (a read + write key made on the
+account page, multipart POST /api/v1/jobs/, then GET /api/v1/jobs/<id>/?wait=60 until it has ended), alternating
+with the page's runs so both see the same load. Bar: API p50 no more than 10% above the page's p50.
 """
 
 from __future__ import annotations
@@ -34,11 +38,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 import cv2  # noqa: E402
 
 from bench.live_platform import Platform, SiteClient, machine, percentile  # noqa: E402
-from tests.pipeline.generated_media import astronaut_bgr  # noqa: E402
+from tests.api.api_client import ApiClient, create_key  # noqa: E402
 from workers.pipeline.analysis import Analyzer  # noqa: E402
 from workers.pipeline.model import default_model_dir, load_model  # noqa: E402
+from workers.pipeline.synthetic import astronaut_bgr  # noqa: E402
 
 BAR_P50_MS = 250.0
+API_BAR_RATIO = 1.10
 STAGES = ("total", "first_progress", "request", "queue", "analysis", "event")
 JOB_TIMEOUT_SECONDS = 60
 
@@ -69,20 +75,37 @@ def one_run(client: SiteClient, jpeg: bytes) -> dict:
             first_progress.append(time.perf_counter())
 
     final = client.follow(answer["job"]["id"], time.monotonic() + JOB_TIMEOUT_SECONDS, note_progress)
+    # A job that ended before its socket opened has no progress message: the final event is its first news.
+    return stage_milliseconds(final, began, began_wall, first_progress[0] if first_progress else None)
+
+
+def stage_milliseconds(final: dict, began: float, began_wall: float, first_news: float | None) -> dict:
+    """The stages of one run that ended now with the final snapshot ``final`` (see the module's docstring)."""
     ended, ended_wall = time.perf_counter(), time.time()
     if final["status"] != "SUCCEEDED" or not final["started_at"]:
         raise RuntimeError(f"job {final['id']} ended {final['status']}: {final.get('error', '')}")
     created, started, finished = (epoch(final[key]) for key in ("created_at", "started_at", "finished_at"))
     return {
         "total": 1000 * (ended - began),
-        # A job that ended before its socket opened has no progress message: the final event is its first news.
-        "first_progress": 1000 * ((first_progress[0] if first_progress else ended) - began),
+        "first_progress": 1000 * ((first_news or ended) - began),
         "request": 1000 * (created - began_wall),
         "queue": 1000 * (started - created),
         "analysis": 1000 * (finished - started),
         "event": 1000 * (ended_wall - finished),
         "faces": len(final["latest_faces"]),
     }
+
+
+def one_api_run(api: ApiClient, jpeg: bytes) -> dict:
+    """Upload the photo through the API with a key and long-poll its snapshot until it ended; stage milliseconds."""
+    began_wall, began = time.time(), time.perf_counter()
+    status, answer = api.upload("astronaut.jpg", jpeg, {})
+    if status != 201:
+        raise RuntimeError(f"API upload answered {status}: {answer.get('error', '')}")
+    final = answer
+    while final["status"] in ("PENDING", "RUNNING"):
+        status, final = api.json(f"/api/v1/jobs/{answer['id']}/?wait={JOB_TIMEOUT_SECONDS}")
+    return stage_milliseconds(final, began, began_wall, None)  # a long poll's answer is its first news
 
 
 def healthz_milliseconds(client: SiteClient, runs: int) -> float:
@@ -143,6 +166,25 @@ def print_table(report: dict) -> None:
     verdict = "met" if report["bar_met"] else "MISSED"
     print(f"upload -> final event p50 {report['p50_ms']:.1f} ms, bar <= {BAR_P50_MS:.0f} ms: {verdict}")
     print(f"faces per photo {report['faces_per_photo']}, load average {report['machine']['load_average']}")
+    if "api" in report:
+        api = report["api"]
+        verdict = "met" if api["bar_met"] else "MISSED"
+        print(f"API upload -> ?wait answer p50 {api['p50_ms']:.1f} ms, p95 {api['p95_ms']:.1f} ms; ", end="")
+        print(f"bar <= {api['bar_ratio']:.2f} x page p50 ({report['p50_ms']:.1f} ms): {verdict}")
+
+
+def api_summary(api_runs: list[dict], page_p50: float) -> dict:
+    """The API runs' figures, compared with the page's p50 (bar: at most API_BAR_RATIO times it)."""
+    totals = [run["total"] for run in api_runs]
+    p50 = percentile(totals, 0.50)
+    return {
+        "p50_ms": p50,
+        "p95_ms": percentile(totals, 0.95),
+        "analysis_p50_ms": percentile([run["analysis"] for run in api_runs], 0.50),
+        "bar_ratio": API_BAR_RATIO,
+        "bar_met": p50 <= API_BAR_RATIO * page_p50,
+        "runs": api_runs,
+    }
 
 
 def main() -> int:
@@ -150,6 +192,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=50, help="uploads measured, one after another (default 50)")
     parser.add_argument("--warmup", type=int, default=3, help="uploads before measuring, not counted (default 3)")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write all figures as JSON")
+    parser.add_argument("--api", action="store_true", help="also time the public API (key, upload, ?wait long poll)")
     args = parser.parse_args()
 
     jpeg = photo_jpeg()
@@ -160,12 +203,21 @@ def main() -> int:
         print(f"platform on {platform.url} with 1 worker process; {args.warmup} warm-up + {args.runs} runs", flush=True)
         client = SiteClient(platform.url)
         client.sign_up(f"latency-{secrets.token_hex(3)}")
+        api = ApiClient(platform.url, create_key(client, "latency", "write")[0]) if args.api else None
         for _ in range(args.warmup):
             one_run(client, jpeg)
-        runs = [one_run(client, jpeg) for _ in range(args.runs)]
+            if api:
+                one_api_run(api, jpeg)
+        runs, api_runs = [], []
+        for _ in range(args.runs):  # alternating, so both paths see the same load on the machine
+            runs.append(one_run(client, jpeg))
+            if api:
+                api_runs.append(one_api_run(api, jpeg))
         healthz = healthz_milliseconds(client, args.runs)
     baselines = {"analyze_image_ms": in_process_milliseconds(jpeg, args.runs), "healthz_ms": healthz}
     report = summarize(runs, baselines, args)
+    if api_runs:
+        report["api"] = api_summary(api_runs, report["p50_ms"])
     print_table(report)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ import cv2  # noqa: E402
 from websockets.exceptions import WebSocketException  # noqa: E402
 
 from bench.live_platform import FINAL_STATUSES, HTTP_TIMEOUT_SECONDS, Platform, SiteClient, percentile  # noqa: E402
-from tests.pipeline.generated_media import astronaut_bgr, write_moving_face_clip  # noqa: E402
+from workers.pipeline.synthetic import astronaut_bgr, write_moving_face_clip  # noqa: E402
 
 # ---- one simulated user ----
 

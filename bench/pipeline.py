@@ -30,14 +30,15 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script from anywhere, without ins
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tests.pipeline.generated_media import astronaut_bgr, moving_face_frames, write_video  # noqa: E402
 from workers.pipeline.analysis import Analyzer  # noqa: E402
 from workers.pipeline.annotation import annotate  # noqa: E402
 from workers.pipeline.config import DEFAULT_DETECTION, OPENCV_THREADS, STUDY_DETECTION  # noqa: E402
-from workers.pipeline.detection import VideoFaceDetector, detect_faces, to_gray  # noqa: E402
+from workers.pipeline.detection import make_detector, to_gray  # noqa: E402
 from workers.pipeline.model import load_model  # noqa: E402
 from workers.pipeline.preprocessing import face_vectors  # noqa: E402
-from workers.pipeline.types import VideoResult  # noqa: E402
+from workers.pipeline.summary import track_and_summarize  # noqa: E402
+from workers.pipeline.synthetic import astronaut_bgr, moving_face_frames, write_video  # noqa: E402
+from workers.pipeline.types import VideoResult, analysed_frames  # noqa: E402
 from workers.pipeline.video import FrameReader  # noqa: E402
 
 SAMPLED_EVERY = 5
@@ -71,10 +72,12 @@ def decode_fps(path: Path, max_frames: int | None, repeats: int) -> float:
 def analysis_fps(
     analyzer: Analyzer, path: Path, every_n_frames: int, max_frames: int | None, repeats: int
 ) -> tuple[float, VideoResult]:
-    """Video frames covered per second by analyze_video (skipped frames count: they had to be read too)."""
-    limit = None if max_frames is None else -(-max_frames // every_n_frames)
+    """Video frames covered per second by analyze_video, tracking and the summary (skipped frames count: they had
+    to be read too)."""
+    limit = None if max_frames is None else analysed_frames(max_frames, every_n_frames)
     seconds, result = median_seconds(
-        lambda: analyzer.analyze_video(path, every_n_frames=every_n_frames, max_frames=limit), repeats
+        lambda: track_and_summarize(analyzer.analyze_video(path, every_n_frames=every_n_frames, max_frames=limit)),
+        repeats,
     )
     return result.frames_read / seconds, result
 
@@ -82,7 +85,7 @@ def analysis_fps(
 def stage_milliseconds(analyzer: Analyzer, path: Path, max_frames: int | None) -> dict[str, float]:
     """Mean milliseconds per analysed frame spent in each stage with the analyzer's detection settings."""
     totals = dict.fromkeys(("decode", "detect", "preprocess", "predict", "annotate"), 0.0)
-    detector = VideoFaceDetector(analyzer.detection)
+    detector = analyzer.detector.for_video(1)
     frames = iter(FrameReader(path, max_frames=max_frames))
     count = 0
     while True:
@@ -121,13 +124,13 @@ def smallest_face_found(settings, frame_size: tuple[int, int]) -> int | None:
     """Width in pixels of the smallest astronaut face the settings still find in a frame of this size."""
     width, height = frame_size
     head = astronaut_bgr()[0:250, 110:340]
-    smallest = None
+    smallest, detector = None, make_detector(settings)
     for head_width in range(min(400, int(height * 0.85)), 19, -4):
         scaled = cv2.resize(head, (head_width, round(head.shape[0] * head_width / head.shape[1])), cv2.INTER_AREA)
         frame = np.full((height, width, 3), 120, dtype=np.uint8)
         y, x = (height - scaled.shape[0]) // 2, (width - scaled.shape[1]) // 2
         frame[y : y + scaled.shape[0], x : x + scaled.shape[1]] = scaled
-        boxes = detect_faces(to_gray(frame), settings)
+        boxes = detector.detect(to_gray(frame), 0)
         if not boxes:
             break
         smallest = min(box.w for box in boxes)

@@ -36,12 +36,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere, without installing
 
 from bench.live_platform import LocalS3, Platform, SiteClient, machine  # noqa: E402
-from tests.pipeline.generated_media import write_moving_face_clip  # noqa: E402
+from workers.pipeline.synthetic import write_moving_face_clip  # noqa: E402
 
 BAR_SPEEDUP = 1.7
 BAR_STORAGE_COST = 1.10  # object storage's job time against the file system's, same worker count
-# What must not change when a video is split: every detection with its track, the timeline and the summary.
-COMPARED_KEYS = ("frames_total", "faces_found", "timeline", "summary", "detections")
+# What must not change when a video is split: every detection with its track, the timelines and the summary.
+COMPARED_KEYS = ("frames_total", "faces_found", "timeline", "persons_timeline", "summary", "detections")
 
 
 def parse_size(text: str) -> tuple[int, int]:

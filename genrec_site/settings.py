@@ -58,7 +58,7 @@ def envsecret(name: str) -> str | None:
 GENREC_MAX_IMAGE_PIXELS = envint("GENREC_MAX_IMAGE_PIXELS", 40_000_000)
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(GENREC_MAX_IMAGE_PIXELS))
 
-from workers.pipeline.model import default_model_dir  # noqa: E402
+from workers.pipeline.model import default_model_dir, models_root  # noqa: E402
 
 DEBUG = envbool("DEBUG", False)
 
@@ -84,6 +84,10 @@ INSTALLED_APPS = [
     "axes",
     "predictions",
     "workers",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "predictions.api_v1.apps.ApiV1Config",
 ]
 
 MIDDLEWARE = [
@@ -245,7 +249,10 @@ AXES_VERBOSE = False  # no banner on every start: a command's refusal stays the 
 
 # ---- GEN_REC limits: every one a named setting with a safe default ----
 # Read by the pipeline (GENREC_MODEL_DIR, else models/default), so the command line and the site agree.
+# The model new jobs use when no ModelVersion is marked active (the quick start's, before any sync).
 GENREC_MODEL_DIR = default_model_dir()
+# Every sub-folder with a manifest.json is a model (manage.py sync_models; workers and web sync at start).
+GENREC_MODELS_ROOT = models_root()
 GENREC_MAX_UPLOAD_BYTES = envint("GENREC_MAX_UPLOAD_BYTES", 200 * 1024 * 1024)
 GENREC_MAX_VIDEO_FRAMES = envint("GENREC_MAX_VIDEO_FRAMES", 54_000)
 GENREC_MAX_VIDEO_SECONDS = envint("GENREC_MAX_VIDEO_SECONDS", 30 * 60)
@@ -272,6 +279,38 @@ GENREC_STUDY_MAX_UNPACKED_BYTES = envint("GENREC_STUDY_MAX_UNPACKED_BYTES", 2 * 
 GENREC_STUDY_MAX_VIDEOS = envint("GENREC_STUDY_MAX_VIDEOS", 200)
 # Videos are already compressed (ratio near 1); a member that inflates far more is a decompression bomb.
 GENREC_STUDY_MAX_COMPRESSION_RATIO = envint("GENREC_STUDY_MAX_COMPRESSION_RATIO", 50)
+
+# ---- Public API (/api/v1/): keys or the browser session, JSON errors, an OpenAPI document served offline ----
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "predictions.api_v1.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["predictions.api_v1.permissions.KeyScopePermission"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "predictions.api_v1.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "GEN_REC API",
+    "DESCRIPTION": "Everything a person does on the site, from a script. See docs/API.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],  # like every page but a few: signed in
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+# Refused keys per client address before it must wait; webhooks to private/loopback/link-local hosts only when allowed.
+GENREC_API_KEY_FAILURES_PER_WINDOW = envint("GENREC_API_KEY_FAILURES_PER_WINDOW", 10)
+GENREC_API_KEY_FAILURE_WINDOW_SECONDS = envint("GENREC_API_KEY_FAILURE_WINDOW_SECONDS", 600)
+GENREC_API_MAX_WAIT_SECONDS = envint("GENREC_API_MAX_WAIT_SECONDS", 60)
+GENREC_WEBHOOK_ALLOW_PRIVATE = envbool("GENREC_WEBHOOK_ALLOW_PRIVATE", False)
+GENREC_WEBHOOK_MAX_ATTEMPTS = envint("GENREC_WEBHOOK_MAX_ATTEMPTS", 5)
+GENREC_WEBHOOK_BACKOFF_SECONDS = envfloat("GENREC_WEBHOOK_BACKOFF_SECONDS", 10.0)
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

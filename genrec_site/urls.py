@@ -8,6 +8,7 @@ from django.views.generic import RedirectView
 
 urlpatterns = [
     path("", include("predictions.urls")),
+    path("", include("predictions.api_v1.urls")),
     path("accounts/", include("predictions.account_urls")),
     path("admin/", admin.site.urls),
     # Browsers ask for /favicon.ico where no page names an icon (the admin, a downloaded file): the static one.

@@ -6,7 +6,9 @@ import base64
 
 import cv2
 import numpy as np
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -180,13 +182,75 @@ class DetectionAdmin(admin.ModelAdmin):
         return False
 
 
+class ModelVersionForm(forms.ModelForm):
+    """Only "Active" is editable, and the form does not write it: ModelVersionAdmin.save_model applies it
+    through services.model_version_activate, which clears the other active model first."""
+
+    make_active = forms.BooleanField(
+        required=False, label="Active", help_text="The model new jobs use; making one active clears the other."
+    )
+
+    class Meta:
+        model = ModelVersion
+        fields = ()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["make_active"].initial = self.instance.active
+
+    def clean_make_active(self) -> bool:
+        active = self.cleaned_data.get("make_active")
+        if active and not self.instance.available:
+            raise ValidationError("This model's folder is not installed: it cannot be the active model.")
+        return active
+
+
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("name", "short_sha256", "active", "created_at")
-    list_filter = ("active",)
-    search_fields = ("name", "sha256")
-    readonly_fields = ("sha256", "metrics", "created_at")
+    """Model versions come from the folders (sync_models); staff choose the active one, which new jobs use."""
+
+    form = ModelVersionForm
+
+    list_display = ("name", "active", "available", "short_sha256", "adults_accuracy", "folder", "created_at")
+    list_filter = ("active", "available")
+    search_fields = ("name", "sha256", "folder")
+    fields = ("name", "make_active", "available", "folder", "sha256", "metrics", "created_at")
+    readonly_fields = ("name", "available", "folder", "sha256", "metrics", "created_at")
+    actions = ("make_active",)
+
+    def has_add_permission(self, request) -> bool:
+        return False  # a model is a folder under models/: sync_models registers it
+
+    def has_delete_permission(self, request, obj: ModelVersion | None = None) -> bool:
+        return obj is None or not obj.job_set.exists()  # jobs keep the model that analysed them
 
     @admin.display(description="sha256")
     def short_sha256(self, version: ModelVersion) -> str:
         return version.sha256[:12]
+
+    @admin.display(description="adults accuracy")
+    def adults_accuracy(self, version: ModelVersion) -> str:
+        accuracy = ((version.metrics or {}).get("adults") or {}).get("accuracy")
+        return f"{accuracy:.1%}" if isinstance(accuracy, int | float) else "-"
+
+    def save_model(self, request, obj: ModelVersion, form, change) -> None:
+        """Ticking "active" makes this the one active model (the other is cleared in the same transaction)."""
+        if form.cleaned_data["make_active"] and not obj.active:
+            services.model_version_activate(version=obj)
+        elif not form.cleaned_data["make_active"] and obj.active:
+            ModelVersion.objects.filter(pk=obj.pk).update(active=False)  # none active: new jobs use the default
+
+    @admin.action(description="Make the selected model the active one (new jobs use it)")
+    def make_active(self, request, queryset: QuerySet[ModelVersion]) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one model to make active.", messages.ERROR)
+            return
+        version = queryset.get()
+        try:
+            services.model_version_activate(version=version)
+        except services.ModelUnavailable as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return
+        self.message_user(
+            request, f"Now active: {version.name}. New jobs use it; jobs already created keep theirs.", messages.SUCCESS
+        )

@@ -24,10 +24,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
-from . import limits, media, selectors, services
+from . import intake, limits, media, selectors, services
 from .forms import EVERY_N_FRAMES_MAX, UploadOptionsForm
 from .models import Job
-from .validators import UploadRejected, check_content_length, validate_upload
+from .validators import UploadRejected, check_content_length
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,8 @@ def accept_upload(
 def _accept_checked(request: HttpRequest, *, options_form, options_error: str, create) -> JsonResponse:
     options = options_form(request.POST)
     if not options.is_valid():
-        return json_error(options_error, 400)
+        # A model that is not available says so and lists the choices; the numbers share the endpoint's message.
+        return json_error(options.errors["model"][0] if "model" in options.errors else options_error, 400)
     try:
         return create(request, options.cleaned_data)
     except UploadRejected as refusal:
@@ -131,13 +132,12 @@ def job_upload(request: HttpRequest) -> JsonResponse:
 
 
 def _job_create_from_request(request: HttpRequest, options: dict) -> JsonResponse:
-    upload = validate_upload(request.FILES.get("file"))
-    # Checked again after the (possibly long) validation: uploads sent in parallel may have started jobs since.
-    refusal_message = limits.upload_refusal(user=request.user)
-    if refusal_message:
-        upload.discard()
-        raise UploadRejected(refusal_message, 429)
-    job = services.job_create(owner=request.user, upload=upload, every_n_frames=options["every_n_frames"])
+    job = intake.job_from_upload(
+        owner=request.user,
+        file=request.FILES.get("file"),
+        every_n_frames=options["every_n_frames"],
+        model_version=options["model"],
+    )
     return JsonResponse({"job": selectors.job_snapshot(job)}, status=201)
 
 

@@ -7,6 +7,7 @@ import logging
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from .api_v1.socket_auth import socket_user
 from .events import browser_message, job_group
 from .models import Job
 from .selectors import job_frame_url, job_snapshot
@@ -32,7 +33,7 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         """Refuse strangers, join the job's group, then send the snapshot first."""
-        user = self.scope.get("user")
+        user, subprotocol = await socket_user(self.scope)  # the session, or an API key (header or subprotocol)
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_NOT_SIGNED_IN)
             return
@@ -46,7 +47,7 @@ class JobProgressConsumer(AsyncJsonWebsocketConsumer):
             self.group_name = None
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        await self.accept()
+        await self.accept(subprotocol)
         await self.send_json({"type": "snapshot", "job": snapshot})
 
     async def disconnect(self, code: int) -> None:

@@ -6,6 +6,9 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
 
+from .models import ModelVersion
+from .selectors import model_version_named, model_versions_available
+
 # The sampling choices offered on Try it now; any value in range is accepted from the API.
 EVERY_N_FRAMES_CHOICES = (1, 2, 3, 5, 10, 15, 30)
 EVERY_N_FRAMES_MAX = 300
@@ -28,10 +31,33 @@ class SignupForm(UserCreationForm):
         fields = ("username",)
 
 
+def model_refusal_message(asked: str) -> str:
+    """Why a model name cannot be used: it names none of the available models (listed)."""
+    names = ", ".join(version.name for version in model_versions_available()) or "none"
+    return f"There is no available model called {asked!r}; the available models are: {names}."
+
+
+class AvailableModelField(forms.CharField):
+    """A model chosen by name (or sha256) among the available ones; empty = the active model (None)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(required=False, max_length=100, **kwargs)
+
+    def clean(self, value) -> ModelVersion | None:
+        asked = super().clean(value)
+        if not asked:
+            return None
+        version = model_version_named(asked)
+        if version is None:
+            raise forms.ValidationError(model_refusal_message(asked), code="unknown_model")
+        return version
+
+
 class UploadOptionsForm(forms.Form):
     """The options sent with an upload; the file itself is checked by predictions.validators."""
 
     every_n_frames = forms.IntegerField(required=False, min_value=1, max_value=EVERY_N_FRAMES_MAX)
+    model = AvailableModelField()
 
     def clean_every_n_frames(self) -> int:
         value = self.cleaned_data.get("every_n_frames")
@@ -43,6 +69,7 @@ class StudyOptionsForm(forms.Form):
 
     every_n_frames = forms.IntegerField(required=False, min_value=1, max_value=EVERY_N_FRAMES_MAX)
     max_frames = forms.IntegerField(required=False, min_value=1)
+    model = AvailableModelField()
 
     def clean_every_n_frames(self) -> int:
         return self.cleaned_data.get("every_n_frames") or DEFAULT_STUDY_EVERY_N_FRAMES

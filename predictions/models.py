@@ -1,6 +1,7 @@
 """Jobs, their analysed frames and per-face detections, their parts (frame ranges of one video), model versions."""
 
 import uuid
+from pathlib import Path
 
 from django.conf import settings
 from django.db import models
@@ -14,19 +15,35 @@ STUDIES_FOLDER = "studies"
 
 
 class ModelVersion(models.Model):
-    """A trained model the workers can load: identified by the sha256 of its file."""
+    """A model folder the workers can load (synced from models/ by sync_models): its file's sha256 and figures."""
 
     name = models.CharField(max_length=100, unique=True)
     sha256 = models.CharField(max_length=64)
     metrics = models.JSONField(default=dict, blank=True)
-    active = models.BooleanField(default=False)
+    active = models.BooleanField(default=False, help_text="The model new jobs use; at most one is active.")
+    folder = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="The model folder, relative to GENREC_MODELS_ROOT (absolute when outside it); empty when unknown.",
+    )
+    available = models.BooleanField(default=False, help_text="Its folder was found by the last sync.")
+    manifest = models.JSONField(default=dict, blank=True, help_text="The folder's manifest.json at the last sync.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["active"], condition=models.Q(active=True), name="one_active_model"),
+            models.UniqueConstraint(fields=["folder"], condition=~models.Q(folder=""), name="one_row_per_folder"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.sha256[:12]})"
+
+    @property
+    def directory(self) -> Path | None:
+        """The model folder on this machine, or None for a version whose folder was never known."""
+        return Path(settings.GENREC_MODELS_ROOT) / self.folder if self.folder else None
 
 
 class Job(models.Model):
@@ -205,6 +222,12 @@ class Detection(models.Model):
     p_female = models.FloatField()
     confidence = models.FloatField()
     track_id = models.IntegerField(null=True, blank=True)
+    p_female_smoothed = models.FloatField(
+        null=True, blank=True, help_text="This person's P(female) smoothed over neighbouring frames (set at the end)."
+    )
+    descriptor = models.JSONField(
+        null=True, blank=True, help_text="The face's appearance descriptor (25 numbers), so tracking can rerun."
+    )
 
     class Meta:
         ordering = ["job", "frame_index", "face_index"]
@@ -214,3 +237,6 @@ class Detection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} {self.p_female:.2f} at frame {self.frame_index} of job {self.job_id}"
+
+
+from .models_api import ApiAuthFailure, ApiKey, JobWebhook, WebhookDelivery  # noqa: E402, F401  (API keys, webhooks)

@@ -5,8 +5,10 @@ A new API endpoint reads through a selector here and renders with ``job_snapshot
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Max, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -16,9 +18,9 @@ from workers.pipeline.types import Box, Face, FrameResult
 
 from . import media
 from .events import face_dict, timeline_point
-from .models import Job, JobPart
+from .models import Job, JobPart, ModelVersion
 
-RESULT_COLUMNS = (
+STORED_COLUMNS = (
     "frame_index",
     "time_seconds",
     "face_index",
@@ -31,6 +33,12 @@ RESULT_COLUMNS = (
     "confidence",
     "track_id",
 )
+# One row per face: the stored columns (p_female is the model's raw per-frame value), what its track is, and the
+# person's smoothed curve. track_kind: "person"; "fragment" (a track too short to be one, tracking.is_person);
+# "unconfirmed" (a video's detection seen in too few frames in a row to start a track, confirmation.py); or ""
+# (an image, or a video not finished yet).
+RESULT_COLUMNS = (*STORED_COLUMNS, "track_kind", "p_female_smoothed")
+PERSON, FRAGMENT, UNCONFIRMED = "person", "fragment", "unconfirmed"
 
 
 def job_list_for_user(*, user) -> QuerySet[Job]:
@@ -78,6 +86,7 @@ def job_frame_results(job: Job) -> list[FrameResult]:
                 label=detection.label,
                 p_female=detection.p_female,
                 confidence=detection.confidence,
+                descriptor=None if detection.descriptor is None else tuple(detection.descriptor),
             )
         )
     return list(frames.values())
@@ -172,6 +181,7 @@ def job_snapshot(job: Job) -> dict[str, Any]:
         "finished_at": _iso(job.finished_at),
         "duration_seconds": None if duration is None else round(duration, 3),
         "timeline": job_timeline(job),
+        "persons_timeline": job_persons_timeline(job),
         "latest_faces": job_latest_faces(job),
         "result_frames": [{"index": index, "url": job_frame_url(job, index)} for index in job_frames_written(job)],
         "summary": job.summary,
@@ -179,9 +189,37 @@ def job_snapshot(job: Job) -> dict[str, Any]:
     }
 
 
+def person_track_ids(summary: dict) -> list[int]:
+    """The track ids the job's summary lists as persons (not fragments), in its order."""
+    return [person["track_id"] for person in (summary or {}).get("persons") or []]
+
+
 def job_result_rows(job: Job) -> list[dict[str, Any]]:
     """One row per detected face, in frame order, with the columns of RESULT_COLUMNS (JSON and CSV alike)."""
-    return list(job.detections.order_by("frame_index", "face_index").values(*RESULT_COLUMNS))
+    persons = set(person_track_ids(job.summary))
+    untracked = UNCONFIRMED if job.kind == Job.Kind.VIDEO and job.summary else ""
+    rows = list(job.detections.order_by("frame_index", "face_index").values(*STORED_COLUMNS, "p_female_smoothed"))
+    for row in rows:
+        track_id = row["track_id"]
+        row["track_kind"] = untracked if track_id is None else PERSON if track_id in persons else FRAGMENT
+    return [{column: row[column] for column in RESULT_COLUMNS} for row in rows]
+
+
+def job_persons_timeline(job: Job) -> dict[str, list[list]]:
+    """Each person's smoothed curve, ``{track_id: [[frame_index, time_seconds, p_female_smoothed], ...]}``.
+
+    Empty until the job has finished (smoothing needs the whole track); fragments have no curve.
+    """
+    persons = person_track_ids(job.summary)
+    rows = (
+        job.detections.filter(track_id__in=persons, p_female_smoothed__isnull=False)
+        .order_by("track_id", "frame_index")
+        .values_list("track_id", "frame_index", "time_seconds", "p_female_smoothed")
+    )
+    curves: dict[str, list[list]] = {str(track_id): [] for track_id in persons}
+    for track_id, frame_index, time_seconds, smoothed in rows:
+        curves[str(track_id)].append([frame_index, round(time_seconds, 3), round(smoothed, 4)])
+    return {track_id: curve for track_id, curve in curves.items() if curve}
 
 
 def job_result_document(job: Job) -> dict[str, Any]:
@@ -190,3 +228,34 @@ def job_result_document(job: Job) -> dict[str, Any]:
     document.pop("urls")
     document["detections"] = job_result_rows(job)
     return document
+
+
+# ---- model versions (public facts about the installed models, not user data) ----
+
+
+def model_versions_available() -> list[ModelVersion]:
+    """The installed models a job can use, by name."""
+    return list(ModelVersion.objects.filter(available=True).order_by("name"))
+
+
+def model_version_default() -> ModelVersion | None:
+    """The model a new job gets unless one is chosen: the active one, else the row of GENREC_MODEL_DIR's folder.
+
+    None when neither exists (no sync has run): the worker then loads GENREC_MODEL_DIR and records it.
+    """
+    active = ModelVersion.objects.filter(active=True, available=True).first()
+    if active is not None:
+        return active
+    fallback = Path(settings.GENREC_MODEL_DIR).resolve()
+    return next((version for version in model_versions_available() if version.directory.resolve() == fallback), None)
+
+
+def model_version_named(asked: str) -> ModelVersion | None:
+    """The available model with this name (or sha256), or None."""
+    return next((version for version in model_versions_available() if asked in (version.name, version.sha256)), None)
+
+
+def model_default_directory() -> Path:
+    """The folder of the model new jobs get: the default version's, else GENREC_MODEL_DIR."""
+    version = model_version_default()
+    return version.directory if version is not None else Path(settings.GENREC_MODEL_DIR)

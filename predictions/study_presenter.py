@@ -6,7 +6,7 @@ A new study table starts in the pipeline's study report; its web rows are built 
 from __future__ import annotations
 
 from workers.pipeline.study import CATEGORIES
-from workers.pipeline.study_report import GENDER_WORDS, PAPER_TABLES, TABLE_NUMBERS
+from workers.pipeline.study.report import GENDER_WORDS, PAPER_TABLES, TABLE_NUMBERS
 
 from .formatting import MISSING, interval, number, signed
 

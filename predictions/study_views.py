@@ -18,11 +18,12 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from . import media, selectors, services
+from . import intake, media, selectors
 from .api import accept_upload, json_error, login_required_json
 from .archives import check_study_archive_size
 from .formatting import whole_megabytes
 from .forms import DEFAULT_STUDY_EVERY_N_FRAMES, DEFAULT_STUDY_MAX_FRAMES, EVERY_N_FRAMES_MAX, StudyOptionsForm
+from .model_presenter import model_choices
 from .models import Job
 from .study_presenter import study_report
 from .validators import UploadRejected
@@ -39,6 +40,20 @@ STUDY_FILES = {
     "study.json": ("application/json", True),
     "study.md": ("text/markdown; charset=utf-8", True),
 }
+
+
+def study_files_stored(job: Job) -> list[str]:
+    """The study's allow-listed output files that are stored, in STUDY_FILES order (one listing of its prefix)."""
+    stored = set(media.children(job.results_prefix)[1])
+    return [name for name in STUDY_FILES if name in stored]
+
+
+def study_file_key(job: Job, name: str) -> str | None:
+    """The media key of one allow-listed output of the study, or None (not an output, or not stored)."""
+    if name not in STUDY_FILES:
+        return None
+    key = f"{job.results_prefix}/{name}"
+    return key if media.exists(key) else None
 
 
 def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -67,6 +82,7 @@ def study_index(request: HttpRequest) -> HttpResponse:
         "default_every_n_frames": DEFAULT_STUDY_EVERY_N_FRAMES,
         "default_max_frames": DEFAULT_STUDY_MAX_FRAMES,
         "max_every_n_frames": EVERY_N_FRAMES_MAX,
+        **model_choices(),
     }
     return render(request, "studies/index.html", context)
 
@@ -80,7 +96,7 @@ def study_detail(request: HttpRequest, public_id) -> HttpResponse:
         "job": job,
         "snapshot": selectors.job_snapshot(job),
         "report": study_report(job.summary) if job.status == Job.Status.SUCCEEDED else None,
-        "files": [name for name in STUDY_FILES if media.exists(f"{job.results_prefix}/{name}")],
+        "files": study_files_stored(job),
     }
     return render(request, "studies/detail.html", context)
 
@@ -90,10 +106,11 @@ def study_detail(request: HttpRequest, public_id) -> HttpResponse:
 def study_file(request: HttpRequest, public_id, name: str) -> FileResponse:
     """One output of the owner's study (a figure inline, the tables as a download), by an allow-listed name."""
     job = selectors.study_get_for_user(user=request.user, public_id=public_id)
-    if name not in STUDY_FILES or not media.exists(f"{job.results_prefix}/{name}"):
+    key = study_file_key(job, name)
+    if key is None:
         raise Http404("No such file")
     content_type, attachment = STUDY_FILES[name]
-    response = FileResponse(media.open_file(f"{job.results_prefix}/{name}"), content_type=content_type)
+    response = FileResponse(media.open_file(key), content_type=content_type)
     if attachment:
         response["Content-Disposition"] = content_disposition_header(True, f"study-{str(job.public_id)[:8]}-{name}")
     response["Cache-Control"] = "private, max-age=3600"
@@ -126,6 +143,12 @@ def _check_declared_archive_size(content_length: str | None) -> None:
 
 
 def _study_create_from_request(request: HttpRequest, options: dict) -> JsonResponse:
-    job = services.study_create(owner=request.user, upload=request.FILES.get("file"), **options)
+    job = intake.study_from_zip(
+        owner=request.user,
+        file=request.FILES.get("file"),
+        every_n_frames=options["every_n_frames"],
+        max_frames=options["max_frames"],
+        model_version=options["model"],
+    )
     page = reverse("study-detail", kwargs={"public_id": job.public_id})
     return JsonResponse({"job": selectors.job_snapshot(job), "page": page}, status=201)

@@ -1,4 +1,4 @@
-"""The site's pages: welcome, concept (with the shipped model's own report), try it now, my jobs, sign up."""
+"""The site's pages: welcome, concept (the models compared, the active one's report), try it now, jobs, sign up."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 from . import selectors
 from .formatting import percent, percent_range, whole_megabytes
 from .forms import EVERY_N_FRAMES_CHOICES, SignupForm, sampling_label
+from .model_presenter import model_choices, model_comparison
 from .models import Job
 from .study_presenter import published_study_tables
 
@@ -31,8 +32,8 @@ EIGEN_FIGURE = re.compile(r"eigen|mean_face|variance|pca", re.IGNORECASE)
 
 
 def report_dir() -> Path:
-    """The shipped model's report folder (figures and report.md)."""
-    return Path(settings.GENREC_MODEL_DIR) / "report"
+    """The report folder (figures and report.md) of the model new jobs use."""
+    return selectors.model_default_directory() / "report"
 
 
 def figure_names() -> list[str]:
@@ -44,8 +45,8 @@ def figure_names() -> list[str]:
 
 
 def read_report_json(name: str) -> dict | None:
-    """A JSON file of the shipped model (manifest.json, report/metrics.json), or None when missing or unreadable."""
-    path = Path(settings.GENREC_MODEL_DIR) / name
+    """A JSON file (manifest.json, report/metrics.json) of the model new jobs use; None if missing or unreadable."""
+    path = selectors.model_default_directory() / name
     try:
         document = json.loads(path.read_text())
     except FileNotFoundError:
@@ -74,6 +75,7 @@ def concept(request: HttpRequest) -> HttpResponse:
         "eigen_figures": eigen_figures,
         "result_figures": [figure for figure in figures if figure not in eigen_figures],
         "study_tables": published_study_tables(),
+        "model_comparison": model_comparison(),
     }
     return render(request, "concept.html", context)
 
@@ -185,6 +187,7 @@ def try_it(request: HttpRequest) -> HttpResponse:
         "every_n_frames_choices": [(n, sampling_label(n)) for n in EVERY_N_FRAMES_CHOICES],
         "default_every_n_frames": settings.GENREC_DEFAULT_EVERY_N_FRAMES,
         "max_upload_mb": whole_megabytes(settings.GENREC_MAX_UPLOAD_BYTES),
+        **model_choices(),
     }
     return render(request, "try.html", context)
 

@@ -308,6 +308,8 @@ def serve(args: argparse.Namespace) -> int:
             start_embedded_redis(supervisor, redis_url)
         subprocess.run([python, "manage.py", "migrate", "--noinput"], cwd=PROJECT_ROOT, check=True)
         check_default_model()
+        # Every folder under models/ becomes a model version staff can make active (the worker syncs again).
+        subprocess.run([python, "manage.py", "sync_models"], cwd=PROJECT_ROOT, check=True)
 
         supervisor.start("web", [python, "-m", "daphne", "-b", args.host, "-p", str(args.port), ASGI_APP])
         celery = [python, "-m", "celery", "-A", "genrec_site"]

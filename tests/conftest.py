@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.model_helpers import generated_models, installed_models  # noqa: F401  (fixtures for every test)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -46,14 +47,36 @@ MODEL_ERROR = "The gender model could not be loaded on the worker; the administr
 _analyzers = threading.local()
 
 
-def worker_model() -> GenderModel:
-    """The model of settings.GENREC_MODEL_DIR, from the pipeline's one per-process cache."""
-    return cached_model(settings.GENREC_MODEL_DIR)
+class ModelNotInstalled(PipelineError):
+    """The model a job was created with has no folder on this worker any more."""
 
 
-def thread_analyzer() -> Analyzer:
-    """One Analyzer per worker thread around the shared model: OpenCV cascades must not cross threads."""
-    model = worker_model()
+def job_model_dir(job: Job) -> Path:
+    """The folder of the model the job recorded at creation; GENREC_MODEL_DIR for a job created without one."""
+    version = job.model_version
+    if version is None or not version.folder:
+        return Path(settings.GENREC_MODEL_DIR)
+    if not version.directory.is_dir():
+        raise ModelNotInstalled(f"The model this job was created with ({version.name}) is no longer installed.")
+    return version.directory
+
+
+def job_model(job: Job) -> GenderModel:
+    """The job's own model, from the pipeline's one per-process cache (keyed by folder)."""
+    version = job.model_version
+    return cached_model(job_model_dir(job), sha256=version.sha256 if version and version.folder else None)
+
+
+def job_model_recorded(job: Job) -> GenderModel:
+    """The job's model; a job created without one (no model row then) records the fallback it gets."""
+    model = job_model(job)
+    if job.model_version is None:
+        services.job_use_model(job=job, model=model)
+    return model
+
+
+def thread_analyzer(model: GenderModel) -> Analyzer:
+    """One Analyzer per worker thread around the job's model: OpenCV cascades must not cross threads."""
     analyzer = getattr(_analyzers, "analyzer", None)
     if analyzer is None or analyzer.model is not model:
         analyzer = _analyzers.analyzer = Analyzer(model=model, detection=DEFAULT_DETECTION)
@@ -103,9 +126,9 @@ def split_parts_wanted() -> int:
 
 def run_job(job: Job) -> None:
     """Analyse a claimed job: an image at once; a video as one part here, or as parts queued for any worker."""
-    services.job_use_model(job=job, model=worker_model())
+    model = job_model_recorded(job)
     if job.kind == Job.Kind.IMAGE:
-        run_image(job)
+        run_image(job, model)
         return
     # The upload's checks probed the video; only a job created before they kept what they learned probes again.
     if job.video_info is None:
@@ -125,11 +148,11 @@ def run_job(job: Job) -> None:
         run_part(part)
 
 
-def run_image(job: Job) -> None:
-    """Analyse one image, keep its annotated copy and finish the job."""
+def run_image(job: Job, model: GenderModel) -> None:
+    """Analyse one image with the job's model, keep its annotated copy and finish the job."""
     services.job_plan_image(job=job)
     bgr = read_image(media.read_bytes(job.upload_key))
-    faces = thread_analyzer().analyze_image(bgr).faces
+    faces = thread_analyzer(model).analyze_image(bgr).faces
     recorder = FrameRecorder(job)
     recorder.on_frame(FrameResult(index=0, time_seconds=0.0, faces=faces), bgr)
     recorder.close()
@@ -140,8 +163,9 @@ def run_part(part: JobPart) -> None:
     """Analyse one claimed frame range; the part that completes the set merges and finishes the job."""
     job = part.job
     recorder = FrameRecorder(job, part)
+    model = job_model(job)
     with media.video_source(job.upload_key) as source:  # a temporary copy on object storage, always removed
-        thread_analyzer().analyze_video(
+        thread_analyzer(model).analyze_video(
             source,
             every_n_frames=job.every_n_frames,
             start_frame=part.start_frame,
@@ -159,10 +183,13 @@ def finish_job(job: Job) -> bool:
     frames = selectors.job_frame_results(job)
     assign_tracks(frames)
     summary = summarize_video(frames, len(frames))
-    track_ids = {
-        (frame.index, face_index): face.track_id for frame in frames for face_index, face in enumerate(frame.faces)
-    }
-    return services.job_finish(job=job, summary=summary, track_ids=track_ids)
+    faces = {(frame.index, number): face for frame in frames for number, face in enumerate(frame.faces)}
+    return services.job_finish(
+        job=job,
+        summary=summary,
+        track_ids={key: face.track_id for key, face in faces.items()},
+        p_female_smoothed={key: face.p_female_smoothed for key, face in faces.items()},
+    )
 
 
 class FrameRecorder:

@@ -35,11 +35,11 @@ from workers.pipeline.study import (
     sample_per_cell,
     summarize_study,
 )
-from workers.pipeline.study_report import write_study
+from workers.pipeline.study.report import write_study
 from workers.pipeline.types import FrameResult, analysed_frames
 from workers.pipeline.video import probe
 from workers.run_control import RunControl
-from workers.runner import worker_model
+from workers.runner import job_model_dir, job_model_recorded
 
 
 def run_study_job(job: Job) -> None:
@@ -51,8 +51,7 @@ def run_study_job(job: Job) -> None:
 
 def run_study_videos(job: Job, root: Path) -> dict:
     """Analyse the study's videos under a local folder, store the report files; the study.json document."""
-    model = worker_model()
-    services.job_use_model(job=job, model=model)
+    model = job_model_recorded(job)
     found = find_study_videos(root)
     videos = sample_per_cell(found, per_group=len(found), seed=DEFAULT_SEED)  # every video, in cell order
     services.study_plan(job=job, videos_total=len(videos))
@@ -60,7 +59,7 @@ def run_study_videos(job: Job, root: Path) -> dict:
         every_n_frames=job.every_n_frames,
         max_frames=job.max_frames,
         detection=STUDY_DETECTION,
-        model_dir=str(settings.GENREC_MODEL_DIR),
+        model_dir=str(job_model_dir(job)),
     )
     progress = StudyProgress(job, videos_total=len(videos))
     rows = []

@@ -8,12 +8,23 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from celery.signals import worker_ready
+from django.db import DatabaseError
 
 from predictions import services
 from predictions.models import Job
 from workers import runner, study_runner
 
 logger = logging.getLogger(__name__)
+
+
+@worker_ready.connect
+def sync_models_on_start(**_) -> None:
+    """A worker starting makes the model rows match the folders it has (as the web's start does)."""
+    try:
+        services.model_versions_sync()
+    except DatabaseError:
+        logger.exception("Could not sync the model folders with the database at worker start")
 
 
 @shared_task(name="workers.tasks.process_job", ignore_result=True)

@@ -1,4 +1,5 @@
-"""Writes, by the seam they belong to: jobs (create to finish), parts (split videos), housekeeping (beat), studies.
+"""Writes, by the seam they belong to: jobs (create to finish), parts (split videos), housekeeping (beat), studies,
+model versions.
 
 Call sites use ``from predictions import services`` and ``services.job_create(...)``; every public write is
 re-exported here.
@@ -26,6 +27,7 @@ from .jobs import (
     stale_before,
     upload_delete,
 )
+from .models import ModelSync, ModelUnavailable, model_version_activate, model_versions_sync
 from .parts import (
     PROCESS_JOB_PART_TASK,
     frame_ranges,
@@ -41,6 +43,10 @@ from .parts import (
 from .studies import study_create, study_finish, study_heartbeat, study_plan, study_record_video
 
 __all__ = [
+    "ModelSync",
+    "ModelUnavailable",
+    "model_version_activate",
+    "model_versions_sync",
     "CANCELLED_PART",
     "ERROR_MAX_LENGTH",
     "ORPHAN_MIN_AGE",

@@ -21,15 +21,23 @@ from django.utils import timezone
 
 from .. import media
 from ..archives import unpack_study_archive
-from ..models import STUDIES_FOLDER, Job
-from ..selectors import job_counters
+from ..models import STUDIES_FOLDER, Job, ModelVersion
+from ..selectors import job_counters, model_version_default
 from .jobs import job_enqueue, job_succeed
 
 logger = logging.getLogger(__name__)
 
 
-def study_create(*, owner, upload: UploadedFile | None, every_n_frames: int, max_frames: int | None) -> Job:
-    """Check and unpack a study ZIP in a temporary folder, store its videos, create its PENDING job and queue it.
+def study_create(
+    *,
+    owner,
+    upload: UploadedFile | None,
+    every_n_frames: int,
+    max_frames: int | None,
+    model_version: ModelVersion | None = None,
+) -> Job:
+    """Check and unpack a study ZIP in a temporary folder, store its videos, create its PENDING job (its model
+    recorded as job_create does) and queue it.
 
     Raises validators.UploadRejected with a readable message; on any failure no row and no object remain.
     """
@@ -49,6 +57,7 @@ def study_create(*, owner, upload: UploadedFile | None, every_n_frames: int, max
                 every_n_frames=max(1, int(every_n_frames)),
                 max_frames=max_frames,
                 frames_total=len(archive.members),
+                model_version=model_version or model_version_default(),
             )
             transaction.on_commit(partial(job_enqueue, job.pk))
     except BaseException:

@@ -52,7 +52,39 @@
     const frames = plural(summary.frames_analyzed ?? job.frames_done ?? 0, "frame") + " analysed";
     if (!summary.label) return "No face found: " + frames + ".";
     const persons = plural((summary.persons || []).length, "person");
-    return "Video: " + verdict(summary.label, summary.mean_confidence) + " mean confidence; " + persons + ", " + frames + ".";
+    const confidence = summary.confidence ?? summary.mean_confidence;
+    const whose = (summary.persons || []).length ? ", the person on screen longest; " : ", from the faces found; ";
+    return "Video: " + verdict(summary.label, confidence) + whose + persons + ", " + frames + ".";
+  }
+
+  /** "0.4 s", or the frame number when the video's rate is unknown. */
+  const whenText = (seconds, frame) => (seconds !== null && seconds !== undefined ? fixed(seconds, 1) + " s" : "frame " + frame);
+
+  /** The sentence under a video's summary: whose label the video's is. */
+  function mainPersonText(summary) {
+    const tracks = (summary.persons || []).concat(summary.fragments || []);
+    const main = tracks.find((track) => track.track_id === summary.main_track_id);
+    if (!main) return summary.label ? "No face was seen at one place in 3 frames: the label is the mean over all faces." : "";
+    const who = main.is_person === false ? "the longest track (too short to count as a person)" : "the person on screen longest";
+    return (
+      "The video's label is that of " + who + ", #" + main.track_id + " (seen in " +
+      plural(main.frames_seen, "analysed frame") + "): P(female) " + fixed(main.p_female, 2) +
+      ", 95% interval " + fixed(main.p_female_low, 2) + " – " + fixed(main.p_female_high, 2) + "."
+    );
+  }
+
+  /** What the Persons table leaves out, in words: tracks too short to be a person, detections never confirmed. */
+  function fragmentsText(summary) {
+    const fragments = (summary.fragments || []).length;
+    const unconfirmed = summary.unconfirmed_faces || 0;
+    const parts = [];
+    if (fragments) parts.push(plural(fragments, "short track") + " (never seen in more than 2 frames in a row)");
+    if (unconfirmed) parts.push(plural(unconfirmed, "detection") + " not seen at the same place in 3 frames");
+    if (!parts.length) return "";
+    return (
+      "Not listed as persons: " + parts.join(" and ") + ", such as false faces or glimpses. " +
+      "result.json and result.csv keep them, marked as fragment or unconfirmed."
+    );
   }
 
   function labelCell(label) {
@@ -93,6 +125,14 @@
       this.stopped = false;
       const svg = panel.querySelector("[data-timeline]");
       this.timeline = svg && window.GenrecTimeline ? new window.GenrecTimeline(svg) : null;
+      const raw = panel.querySelector("[data-timeline-raw]");
+      if (raw && this.timeline) {
+        raw.checked = false;
+        raw.addEventListener("change", () => {
+          this.timeline.setRaw(raw.checked);
+          this.renderLegend();
+        });
+      }
     }
 
     $(selector) {
@@ -204,6 +244,25 @@
       this.connect();
     }
 
+    /** The legend says what the timeline shows: persons' smoothed curves, or the raw values (always while live). */
+    renderLegend() {
+      const persons = this.timeline.hasPersons();
+      const raw = !persons || this.timeline.showRaw;
+      this.$("[data-timeline-toggle]").hidden = !persons;
+      this.$("[data-legend-raw]").hidden = !raw;
+      this.$("[data-legend-persons]").hidden = raw;
+      this.$("[data-legend-raw-text]").textContent = persons
+        ? "mean P(female) of the frame's faces, raw (result.csv and result.json keep every face's raw value)"
+        : "mean P(female) of the frame's faces, raw (live: each person's smoothed curve comes when the analysis ends)";
+      const list = this.$("[data-legend-persons-list]");
+      list.replaceChildren();
+      Object.keys(this.timeline.persons).forEach((trackId, order) => {
+        const swatch = document.createElement("span");
+        swatch.className = "legend-line " + window.GenrecTimeline.personClass(order);
+        list.append(swatch, " #" + trackId + " ");
+      });
+    }
+
     setConnection(text) {
       const node = this.field("connection");
       if (node) node.textContent = text;
@@ -228,7 +287,10 @@
         if (url) form.setAttribute("action", url);
       }
       this.$('form[data-action="cancel"]').hidden = FINAL.has(job.status);
-      if (this.timeline) this.timeline.reset(job.timeline, job.frames_total, job.fps);
+      if (this.timeline) {
+        this.timeline.reset(job.timeline, job.frames_total, job.fps, job.persons_timeline, job.every_n_frames);
+        this.renderLegend();
+      }
       this.$("[data-timeline-block]").hidden = job.kind !== "video";
       this.showError(job.status === "FAILED" ? "This job failed: " + (job.error || "no reason was recorded.") : "");
       this.renderProgress();
@@ -295,8 +357,12 @@
       };
       const label = summary.label || (job.faces_found ? null : "no face");
       add(job.kind === "video" ? "Video label" : "Faces", job.kind === "video" ? label || "—" : String(job.faces_found || 0));
+      const note = this.$("[data-summary-note]");
+      note.textContent = job.kind === "video" ? mainPersonText(summary) : "";
+      note.hidden = !note.textContent;
       if (job.kind === "video") {
-        add("Mean confidence", percent(summary.mean_confidence));
+        if (summary.confidence !== null && summary.confidence !== undefined) add("Its confidence", percent(summary.confidence));
+        add("Mean confidence, all faces", percent(summary.mean_confidence));
         add("Std. of confidence", percent(summary.std_confidence));
         add("Frames analysed", String(summary.frames_analyzed ?? job.frames_done));
         add("Frames with faces", String(summary.frames_with_faces ?? "—"));
@@ -312,21 +378,27 @@
       const body = table.querySelector("tbody");
       head.replaceChildren();
       body.replaceChildren();
-      const persons = (job.summary && job.summary.persons) || [];
+      const summary = job.summary || {};
+      const persons = summary.persons || [];
       const heading = this.$("[data-faces-heading]");
+      const fragments = this.$("[data-fragments-note]");
+      fragments.textContent = job.kind === "video" ? fragmentsText(summary) : "";
+      fragments.hidden = !fragments.textContent;
       if (job.kind === "video") {
         heading.textContent = "Persons (faces followed across frames)";
-        head.appendChild(headerRow([["Person"], ["Label"], ["Mean confidence", true], ["Std.", true], ["Frames seen", true], ["First – last frame", true]]));
+        head.appendChild(headerRow([["Person"], ["Label"], ["Confidence", true], ["P(female), 95% interval", true], ["Frames seen", true], ["On screen", true]]));
         for (const person of persons) {
           const row = document.createElement("tr");
+          const main = person.track_id === summary.main_track_id ? " (on screen longest)" : "";
           row.append(
-            textCell("#" + person.track_id),
+            textCell("#" + person.track_id + main),
             labelCell(person.label),
-            textCell(percent(person.mean_confidence), true),
-            textCell(percent(person.std_confidence), true),
+            textCell(percent(person.confidence), true),
+            textCell(fixed(person.p_female, 2) + " (" + fixed(person.p_female_low, 2) + " – " + fixed(person.p_female_high, 2) + ")", true),
             textCell(String(person.frames_seen), true),
-            textCell(person.first_frame + " – " + person.last_frame, true),
+            textCell(whenText(person.first_time_seconds, person.first_frame) + " – " + whenText(person.last_time_seconds, person.last_frame), true),
           );
+          row.dataset.trackId = String(person.track_id);
           body.appendChild(row);
         }
       } else {
@@ -349,7 +421,10 @@
       }
       if (!body.children.length) {
         const row = document.createElement("tr");
-        const cell = textCell(job.kind === "video" ? "No face was found in the analysed frames." : "No face was found in this image.");
+        const empty = !job.faces_found
+          ? "No face was found in the analysed frames."
+          : "No face was seen in more than 2 frames in a row: no person to list.";
+        const cell = textCell(job.kind === "video" ? empty : "No face was found in this image.");
         cell.colSpan = head.querySelectorAll("th").length || 1;
         cell.className = "muted";
         row.appendChild(cell);

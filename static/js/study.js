@@ -17,7 +17,7 @@
   /** The upload form: one ZIP and the sampling options, posted with its own progress; then the study's page. */
   function setUpUpload(form) {
     window.GenrecUpload.setUp(form, {
-      fields: ["every_n_frames", "max_frames"],
+      fields: ["every_n_frames", "max_frames", "model"],
       emptyText: "Choose a ZIP archive first.",
       checkingText: "Uploaded. Checking the archive and every video in it…",
       messages: {

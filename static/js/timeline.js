@@ -1,4 +1,6 @@
-/* The P(female) timeline of a video job, drawn in SVG; points are [frame_index, time_seconds, p_female|null, n_faces]. */
+/* The P(female) timeline of a video job, drawn in SVG: one smoothed curve per person once the job has finished
+   (persons_timeline: {track_id: [[frame_index, time_seconds, p_female_smoothed], ...]}), or the raw per-frame
+   points [frame_index, time_seconds, mean p_female of the frame's faces|null, n_faces] while it runs or on request. */
 (function () {
   "use strict";
 
@@ -8,12 +10,25 @@
   // The right margin holds the "female" and "male" band labels, outside the plot where the curve cannot cover them.
   const PAD = { left: 40, right: 56, top: 12, bottom: 28 };
   const PLOT_H = HEIGHT - PAD.top - PAD.bottom;
+  const PERSON_COLOURS = 4; // person curves cycle through the CSS classes person-0 .. person-3
+  // A person's curve breaks where they were not seen for more than this many analysed frames.
+  const CURVE_BREAK_FRAMES = 5;
 
   function element(name, attributes, text) {
     const node = document.createElementNS(SVG_NS, name);
     for (const [key, value] of Object.entries(attributes || {})) node.setAttribute(key, value);
     if (text !== undefined) node.textContent = text;
     return node;
+  }
+
+  /** One piece of a curve: a polyline, or a dot when it is a single point; ``extra`` adds a class. */
+  function drawSegment(svg, segment, extra) {
+    const suffix = extra ? " " + extra : "";
+    if (segment.length === 1) {
+      svg.appendChild(element("circle", { cx: segment[0][0], cy: segment[0][1], r: 2.5, class: "series-dot" + suffix }));
+    } else if (segment.length > 1) {
+      svg.appendChild(element("polyline", { points: segment.map((pt) => pt.join(",")).join(" "), class: "series" + suffix }));
+    }
   }
 
   function formatSeconds(seconds) {
@@ -26,6 +41,9 @@
     constructor(svg) {
       this.svg = svg;
       this.points = new Map(); // frame_index -> [time_seconds, p_female|null, n_faces]
+      this.persons = {}; // track_id -> [[frame_index, time_seconds, p_female_smoothed], ...]
+      this.showRaw = false;
+      this.everyN = 1;
       this.framesTotal = 0;
       this.fps = 0;
       this.pending = false;
@@ -33,12 +51,30 @@
       if (window.ResizeObserver) new window.ResizeObserver(() => this.scheduleDraw()).observe(svg);
     }
 
-    /** Replace every point (a snapshot) and the video's length. */
-    reset(points, framesTotal, fps) {
+    /** Replace every point (a snapshot), the persons' smoothed curves and the video's length. */
+    reset(points, framesTotal, fps, persons, everyN) {
       this.points.clear();
+      this.persons = persons || {};
+      this.everyN = everyN || 1;
       this.framesTotal = framesTotal || 0;
       this.fps = fps || 0;
       this.add(points || []);
+    }
+
+    /** The colour class of the n-th person's curve (the legend uses it too). */
+    static personClass(order) {
+      return "person-" + (order % PERSON_COLOURS);
+    }
+
+    /** Whether there are smoothed curves to show (only once the job has finished). */
+    hasPersons() {
+      return Object.keys(this.persons).length > 0;
+    }
+
+    /** Show the raw per-frame values (true) or the persons' smoothed curves (false). */
+    setRaw(showRaw) {
+      this.showRaw = Boolean(showRaw);
+      this.scheduleDraw();
     }
 
     /** Add points as they arrive; frames already known are overwritten, so a resync never doubles a point. */
@@ -86,6 +122,16 @@
       svg.appendChild(element("text", { x: PAD.left, y: HEIGHT - 8, class: "axis-text" }, this.fps > 0 ? "0 s" : "frame 0"));
       svg.appendChild(element("text", { x: PAD.left + plotWidth, y: HEIGHT - 8, "text-anchor": "end", class: "axis-text" }, endLabel));
 
+      const lastIndex = this.showRaw || !this.hasPersons() ? this.drawRaw(x, y) : this.drawPersons(x, y);
+      if (lastIndex >= 0 && lastIndex + 1 < span) {
+        const cursor = x(lastIndex);
+        svg.appendChild(element("line", { x1: cursor, x2: cursor, y1: y(1), y2: y(0), class: "cursor" }));
+      }
+    }
+
+    /** The mean P(female) of each frame's faces, one value per pixel column; returns the last frame index. */
+    drawRaw(x, y) {
+      const svg = this.svg;
       // One value per pixel column: a long video stays cheap to redraw however many frames it has.
       const columns = new Map();
       const gaps = new Set();
@@ -107,11 +153,7 @@
       // A segment breaks where frames without faces separate the columns with values.
       let segment = [];
       const flush = () => {
-        if (segment.length === 1) {
-          svg.appendChild(element("circle", { cx: segment[0][0], cy: segment[0][1], r: 2.5, class: "series-dot" }));
-        } else if (segment.length > 1) {
-          svg.appendChild(element("polyline", { points: segment.map((pt) => pt.join(",")).join(" "), class: "series" }));
-        }
+        drawSegment(svg, segment);
         segment = [];
       };
       let previousColumn = null;
@@ -128,10 +170,36 @@
         previousColumn = column;
       }
       flush();
-      if (lastIndex >= 0 && lastIndex + 1 < span) {
-        const cursor = x(lastIndex);
-        svg.appendChild(element("line", { x1: cursor, x2: cursor, y1: y(1), y2: y(0), class: "cursor" }));
+      return lastIndex;
+    }
+
+    /** One smoothed line per person (a dot where a piece is a single frame), frames without faces ticked. */
+    drawPersons(x, y) {
+      const svg = this.svg;
+      let lastIndex = -1;
+      const gaps = new Set();
+      for (const [index, [, pFemale]] of this.points) {
+        lastIndex = Math.max(lastIndex, index);
+        if (pFemale === null || pFemale === undefined) gaps.add(Math.round(x(index)));
       }
+      for (const column of gaps) svg.appendChild(element("line", { x1: column, x2: column, y1: y(0) - 6, y2: y(0), class: "gap-tick" }));
+      Object.keys(this.persons).forEach((trackId, order) => {
+        const colour = Timeline.personClass(order);
+        let segment = [];
+        let previous = null;
+        const flush = () => {
+          drawSegment(svg, segment, colour);
+          segment = [];
+        };
+        for (const [index, , pSmoothed] of this.persons[trackId]) {
+          if (previous !== null && index - previous > CURVE_BREAK_FRAMES * this.everyN) flush();
+          segment.push([x(index).toFixed(1), y(pSmoothed).toFixed(1)]);
+          previous = index;
+          lastIndex = Math.max(lastIndex, index);
+        }
+        flush();
+      });
+      return lastIndex;
     }
   }
 

@@ -96,7 +96,8 @@
       }
       const data = new FormData();
       data.append("file", chosen, chosen.name);
-      for (const name of options.fields || []) data.append(name, form.elements[name].value);
+      // A field the page does not show (no model select without installed models) is left to the server's default.
+      for (const name of options.fields || []) if (form.elements[name]) data.append(name, form.elements[name].value);
 
       const xhr = new XMLHttpRequest();
       xhr.open("POST", form.action);
@@ -148,7 +149,7 @@
     let view = null;
 
     const upload = setUp(form, {
-      fields: ["every_n_frames"],
+      fields: ["every_n_frames", "model"],
       emptyText: "Choose an image or a video first.",
       checkingText: "Uploaded. Checking the file…",
       onCreated(body) {

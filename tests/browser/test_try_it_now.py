@@ -6,6 +6,7 @@ import os
 import re
 import secrets
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -116,6 +117,18 @@ class LiveSite:
             "PYTHONUNBUFFERED": "1",
         }
         self.manage("migrate", "--noinput")
+        self.manage("sync_models")  # as the quick start and docker compose do before the site starts
+        self.database = tmp_path / "site.sqlite3"
+
+    def job_model_name(self, public_id: str) -> str | None:
+        """The name of the model a job recorded, read from the site's database."""
+        with sqlite3.connect(self.database) as connection:
+            row = connection.execute(
+                "SELECT m.name FROM predictions_job j JOIN predictions_modelversion m ON m.id = j.model_version_id "
+                "WHERE replace(j.public_id, '-', '') = ?",
+                (public_id.replace("-", ""),),
+            ).fetchone()
+        return row[0] if row else None
 
     def manage(self, *arguments: str) -> None:
         subprocess.run(
@@ -262,7 +275,9 @@ def test_sign_up_upload_a_video_and_watch_it_analysed_live(live_site, browser_pa
     assert page.title() == "astronaut walk.mp4 · Done · GEN_REC"
     assert panel.locator('[data-field="meta"]').inner_text() == "Video · 320 × 320 · every 2nd frame"
     announcement = panel.locator('[data-field="announcement"]').text_content()
-    assert re.fullmatch(r"Video: (female|male), \d+% mean confidence; \d+ persons?, 20 frames analysed\.", announcement)
+    assert re.fullmatch(
+        r"Video: (female|male), \d+%, the person on screen longest; 1 person, 20 frames analysed\.", announcement
+    )
     # Socket states ("Connecting…", "Live") are shown, never announced: no live region holds them.
     assert page.locator('[aria-live] [data-field="connection"], [role="status"] [data-field="connection"]').count() == 0
     assert page.evaluate(MALE_LABEL_BESIDE_PLOT)
@@ -280,13 +295,34 @@ def test_sign_up_upload_a_video_and_watch_it_analysed_live(live_site, browser_pa
     )
     assert panel.locator("[data-timeline] polyline, [data-timeline] circle").count() >= 1
     persons = panel.locator("[data-faces-table] tbody tr")
-    assert persons.count() >= 1
+    assert persons.count() == 1 and persons.first.get_attribute("data-track-id") is not None
+    assert "on screen longest" in panel.locator("[data-summary-note]").inner_text()
+    # One smoothed curve per person by default; the raw per-frame values are a keyboard press away.
+    assert panel.locator("[data-timeline] .series.person-0, [data-timeline] .series-dot.person-0").count() >= 1
+    raw = page.get_by_role("checkbox", name="Show the raw per-frame values")
+    assert not raw.is_checked() and panel.locator("[data-legend-raw]").is_hidden()
+    raw.focus()
+    page.keyboard.press("Space")
+    assert raw.is_checked() and panel.locator("[data-legend-persons]").is_hidden()
+    page.wait_for_function("!document.querySelector('[data-timeline] .person-0')")
+    assert panel.locator("[data-timeline] polyline.series, [data-timeline] circle.series-dot").count() >= 1
+    page.keyboard.press("Space")
+    page.wait_for_function("document.querySelector('[data-timeline] .person-0') !== null")
     assert "every 2nd frame" in panel.locator("[data-summary]").inner_text()
     finished = screenshot(page, "try_it_now_finished.png")
     assert finished.stat().st_size > 0
 
     page.click("[data-another-button]")
     assert page.url == base_url + "/try/"
+    # The model is an advanced choice: folded away, the active model preselected, every installed model offered.
+    model_select = page.locator("#upload-model")
+    assert not model_select.is_visible()
+    page.click("summary:has-text('Advanced options')")
+    offered = model_select.locator("option").evaluate_all("(options) => options.map((option) => option.value)")
+    assert "default" in offered and model_select.input_value() == "default"
+    screenshot(page, "try_it_now_advanced.png")
+    chosen = offered[-1]
+    page.select_option("#upload-model", chosen)
     photo = tmp_path / "astronaut.jpg"
     cv2.imwrite(str(photo), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
     page.set_input_files("#upload-file", str(photo))
@@ -312,6 +348,7 @@ def test_sign_up_upload_a_video_and_watch_it_analysed_live(live_site, browser_pa
     )
     assert panel.locator("[data-gallery] img").count() == 1
     screenshot(page, "try_it_now_image.png")
+    assert live_site.job_model_name(page.url.rstrip("/").rsplit("/", 1)[-1]) == chosen
 
     page.goto(base_url + "/jobs/")
     page.click("text=astronaut walk.mp4")

@@ -61,7 +61,9 @@ def test_video_job_streams_progress_to_its_owner_and_ends_with_results(alice, cl
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED and job.model_version is not None
     assert Detection.objects.filter(job=job).count() == job.faces_found
-    assert not Detection.objects.filter(job=job, track_id__isnull=True).exists()
+    # Every face is on a track except detections too short-lived to start one (confirmation.py), counted as such.
+    untracked = Detection.objects.filter(job=job, track_id__isnull=True).count()
+    assert untracked == job.summary["unconfirmed_faces"] < job.faces_found
     assert AnalysedFrame.objects.filter(job=job).count() == CLIP_FRAMES
     assert media.read_bytes(selectors.job_frame_key(job, 0))[:3] == b"\xff\xd8\xff"
     assert not media.exists(job.upload_key)

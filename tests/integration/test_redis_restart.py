@@ -6,6 +6,8 @@ operator or an orchestrator would; the worker is a real Celery subprocess on the
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from predictions import media, services
@@ -89,6 +91,10 @@ def assert_succeeded_once(job: Job, *, frames: int) -> None:
     assert job.status == Job.Status.SUCCEEDED, job.error
     assert job.attempts == 1
     assert_every_frame_stored_once(job, frames=frames)
+    # The upload goes right after the final state is committed (services.job_ended), a moment after it is visible.
+    deadline = time.monotonic() + 10
+    while media.exists(job.upload_key) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not media.exists(job.upload_key)
 
 

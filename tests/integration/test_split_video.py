@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from dataclasses import asdict
 
 import pytest
 
@@ -13,10 +15,24 @@ from workers import runner
 from workers.pipeline.analysis import Analyzer
 from workers.pipeline.config import DEFAULT_DETECTION
 from workers.pipeline.model import load_model
+from workers.pipeline.summary import track_and_summarize
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 
-DETECTION_FIELDS = ("frame_index", "face_index", "x", "y", "w", "h", "label", "p_female", "confidence", "track_id")
+DETECTION_FIELDS = (
+    "frame_index",
+    "face_index",
+    "x",
+    "y",
+    "w",
+    "h",
+    "label",
+    "p_female",
+    "confidence",
+    "track_id",
+    "p_female_smoothed",
+    "descriptor",
+)
 IDLE_LIMIT_SECONDS = 60
 
 
@@ -52,16 +68,19 @@ def test_split_run_equals_single_run_and_the_pipeline(alice, settings, tmp_path,
     assert results_of(split) == results_of(single)
     assert split.frames_done == single.frames_done == 3 * block
 
-    pipeline = Analyzer(model=load_model(tiny_model_dir)).analyze_video(clip, every_n_frames=2)
+    pipeline = track_and_summarize(Analyzer(model=load_model(tiny_model_dir)).analyze_video(clip, every_n_frames=2))
     expected = [
-        (frame.index, number, face.box.x, face.box.y, face.box.w, face.box.h, face.label, face.track_id)
+        (frame.index, number, face.box.x, face.box.y, face.box.w, face.box.h, face.label)
+        + (face.track_id, face.p_female_smoothed, list(face.descriptor))
         for frame in pipeline.frames
         for number, face in enumerate(frame.faces)
     ]
     stored = [row[:7] + row[9:] for row in results_of(split)[0]]
     assert stored == expected
+    # Persons, fragments, track ids and the main person: the stored descriptors make the merge track like one run.
+    assert split.summary == json.loads(json.dumps(asdict(pipeline.summary)))
     assert split.summary["faces"] == pipeline.summary.faces > 0
-    assert split.summary["persons"][0]["frames_seen"] == pipeline.summary.persons[0].frames_seen
+    assert split.summary["persons"] and split.summary["main_track_id"] is not None
 
 
 def test_cancel_stops_every_part_of_a_running_split_job(alice, settings, tmp_path, worker, celery_test_app):

@@ -8,13 +8,13 @@ import cv2
 import numpy as np
 import pytest
 
-from workers.pipeline import analysis
 from workers.pipeline.analysis import Analyzer
 from workers.pipeline.config import DEFAULT_DETECTION
 from workers.pipeline.errors import AnalysisCancelled, ImageReadError, VideoReadError
-from workers.pipeline.model import ModelIntegrityError, default_model_dir, load_model
-
-from .generated_media import astronaut_bgr, write_moving_face_clip
+from workers.pipeline.model import ModelIntegrityError, cached_model, default_model_dir, load_model
+from workers.pipeline.summary import track_and_summarize
+from workers.pipeline.synthetic import astronaut_bgr, write_moving_face_clip
+from workers.pipeline.types import Box
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -83,16 +83,50 @@ def test_unreadable_image_raises_image_read_error(gender_model, tmp_path):
         Analyzer(gender_model).analyze_image(tmp_path / "missing.jpg")
 
 
-def test_module_level_analyze_image_uses_the_default_model(gender_model):
-    assert analysis.analyze_image(astronaut_bgr()) == Analyzer(gender_model).analyze_image(astronaut_bgr())
+def test_analyzer_without_a_model_uses_the_process_wide_cached_default(gender_model):
+    analyzer = Analyzer()
+    assert analyzer.model is cached_model()
+    assert analyzer.analyze_image(astronaut_bgr()) == Analyzer(gender_model).analyze_image(astronaut_bgr())
 
 
-def test_video_frames_are_batched_reported_in_order_and_tracked(gender_model, moving_face_clip):
+class FixedBoxDetector:
+    """A detector of the FaceDetector shape that always answers the same box: what Analyzer does with any detector."""
+
+    def __init__(self, box: Box):
+        self.box, self.videos, self.frames = box, [], []
+
+    def detect(self, gray, frame_index):
+        self.frames.append((frame_index, gray.ndim))
+        return [self.box]
+
+    def for_video(self, every_n_frames):
+        self.videos.append(every_n_frames)
+        return self
+
+
+def test_analyzer_classifies_the_boxes_of_the_detector_it_is_given(gender_model, moving_face_clip):
+    box = Box(10, 20, 100, 100)
+    detector = FixedBoxDetector(box)
+    analyzer = Analyzer(gender_model, detector=detector, image_detector=detector)
+    image = analyzer.analyze_image(astronaut_bgr())
+    assert [face.box for face in image.faces] == [box]
+    assert detector.frames == [(0, 2)]  # a gray frame
+    video = analyzer.analyze_video(moving_face_clip, every_n_frames=10)
+    assert detector.videos == [10]
+    assert [index for index, _ in detector.frames[1:]] == list(range(0, 60, 10))
+    assert all([face.box for face in frame.faces] == [box] for frame in video.frames)
+
+
+def test_video_frames_are_batched_reported_in_order_then_tracked_apart(gender_model, moving_face_clip):
     counting = CountingModel(gender_model)
     seen = []
     result = Analyzer(counting).analyze_video(
         moving_face_clip, every_n_frames=3, on_frame=lambda frame, bgr: seen.append((frame.index, bgr.shape))
     )
+    # Analysis gives frames only: tracks and the summary are the caller's separate step.
+    assert result.summary is None
+    assert all(face.track_id is None for frame in result.frames for face in frame.faces)
+    assert track_and_summarize(result) is result
     assert [index for index, _ in seen] == list(range(0, 60, 3))
     assert all(shape == (360, 640, 3) for _, shape in seen)
     assert (result.every_n_frames, result.summary.frames_analyzed, result.frames_read) == (3, 20, 60)

@@ -13,8 +13,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from workers.pipeline.model import ModelIntegrityError, default_model_dir, load_model
-
-from .generated_media import astronaut_bgr, write_moving_face_clip
+from workers.pipeline.synthetic import astronaut_bgr, write_moving_face_clip
 
 pytestmark = pytest.mark.timeout(120)
 REPO_ROOT = Path(__file__).resolve().parents[2]

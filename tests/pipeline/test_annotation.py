@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from workers.pipeline.analysis import face_from_p_female
 from workers.pipeline.annotation import LABEL_COLOURS_BGR, annotate, face_caption
 from workers.pipeline.types import Box, Face
 
 
 def make_face(box: Box, p_female: float) -> Face:
-    return Face(box, "female" if p_female >= 0.5 else "male", p_female, max(p_female, 1 - p_female))
+    return face_from_p_female(box, p_female)
 
 
 def colour_pixels(image: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:

@@ -1,11 +1,14 @@
-"""Haar detection on scikit-image's public-domain astronaut photo (Eileen Collins, one face)."""
+"""The detector seam and Haar detection on scikit-image's public-domain astronaut photo (Eileen Collins, one face)."""
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from skimage import data
 
-from workers.pipeline.config import DEFAULT_DETECTION, STUDY_DETECTION
-from workers.pipeline.detection import detect_faces, to_gray
+from workers.pipeline.config import DEFAULT_DETECTION, IMAGE_DETECTION, STUDY_DETECTION
+from workers.pipeline.detection import DETECTORS, make_detector, to_gray
+from workers.pipeline.haar import HaarDetector, VideoFaceDetector, detect_faces
 
 # Where her face is in the 512x512 photo (checked by eye): roughly x 160-260, y 50-180.
 FACE_CENTRE = (210, 115)
@@ -57,8 +60,6 @@ def test_tracked_boxes_keep_the_size_whole_frame_detection_gives(shared_data):
     """
     import cv2
 
-    from workers.pipeline.detection import VideoFaceDetector
-
     capture = cv2.VideoCapture(str(shared_data / "videos" / "ffpp_c40_original_youtube_599.mp4"))
     detector = VideoFaceDetector(DEFAULT_DETECTION)
     ratios = []
@@ -77,3 +78,23 @@ def test_tracked_boxes_keep_the_size_whole_frame_detection_gives(shared_data):
     capture.release()
     assert 0.93 <= float(np.median(ratios)) <= 1.07, ratios
     assert 0.85 <= min(ratios) and max(ratios) <= 1.15, ratios
+
+
+def test_make_detector_builds_the_named_detector_and_refuses_an_unknown_name():
+    detector = make_detector(IMAGE_DETECTION)
+    assert isinstance(detector, HaarDetector) and DETECTORS[IMAGE_DETECTION.detector] is HaarDetector
+    with pytest.raises(ValueError, match="unknown face detector 'nope'"):
+        make_detector(replace(IMAGE_DETECTION, detector="nope"))
+
+
+@pytest.mark.parametrize("detection", [DEFAULT_DETECTION, STUDY_DETECTION], ids=["default", "study"])
+def test_haar_detector_gives_what_detect_faces_gives(astronaut_gray, detection):
+    big = np.kron(astronaut_gray, np.ones((2, 2), dtype=np.uint8))
+    detector = make_detector(detection)
+    for gray in (astronaut_gray, big):
+        assert detector.detect(gray, 0) == detect_faces(gray, detection)
+    # A video's first frame is a whole-frame search, and every video starts afresh.
+    video = detector.for_video(every_n_frames=2)
+    assert isinstance(video, VideoFaceDetector)
+    assert video.detect(astronaut_gray, 0) == detect_faces(astronaut_gray, detection)
+    assert video.for_video(2).detect(big, 0) == detect_faces(big, detection)

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 from workers.pipeline.errors import VideoReadError
-from workers.pipeline.video import FrameReader, iter_frames, probe
-
-from .generated_media import write_video
+from workers.pipeline.synthetic import write_video
+from workers.pipeline.video import FrameReader, probe
 
 pytestmark = pytest.mark.timeout(60)
 FRAME_COUNT = 30
@@ -35,23 +34,23 @@ def test_probe_reads_the_containers_figures(numbered_clip):
     assert info.fps == pytest.approx(25.0)
 
 
-def test_iter_frames_every_n_yields_the_multiples_of_n_with_their_content(numbered_clip):
-    read = list(iter_frames(numbered_clip, every_n_frames=4))
+def test_frame_reader_every_n_yields_the_multiples_of_n_with_their_content(numbered_clip):
+    read = list(FrameReader(numbered_clip, every_n_frames=4))
     assert [index for index, _, _ in read] == list(range(0, FRAME_COUNT, 4))
     assert [frame_number(bgr) for _, _, bgr in read] == list(range(0, FRAME_COUNT, 4))
     assert read[1][1] == pytest.approx(4 / 25.0)
 
 
-def test_iter_frames_range_and_max_frames_bound_what_is_yielded(numbered_clip):
-    ranged = [index for index, _, _ in iter_frames(numbered_clip, every_n_frames=3, start_frame=7, end_frame=20)]
+def test_frame_reader_range_and_max_frames_bound_what_is_yielded(numbered_clip):
+    ranged = [index for index, _, _ in FrameReader(numbered_clip, every_n_frames=3, start_frame=7, end_frame=20)]
     assert ranged == [9, 12, 15, 18]
-    assert [index for index, _, _ in iter_frames(numbered_clip, max_frames=5, start_frame=10)] == [10, 11, 12, 13, 14]
+    assert [index for index, _, _ in FrameReader(numbered_clip, max_frames=5, start_frame=10)] == [10, 11, 12, 13, 14]
 
 
-def test_iter_frames_seeking_gives_the_frames_sequential_reading_gives(numbered_clip):
-    sequential = {index: bgr for index, _, bgr in iter_frames(numbered_clip)}
+def test_frame_reader_seeking_gives_the_frames_sequential_reading_gives(numbered_clip):
+    sequential = {index: bgr for index, _, bgr in FrameReader(numbered_clip)}
     for start in (1, 13, 29):
-        index, _, bgr = next(iter(iter_frames(numbered_clip, start_frame=start)))
+        index, _, bgr = next(iter(FrameReader(numbered_clip, start_frame=start)))
         assert index == start
         assert np.array_equal(bgr, sequential[start])
 
@@ -69,7 +68,7 @@ def test_random_bytes_raise_video_read_error(tmp_path):
     with pytest.raises(VideoReadError, match="random.mp4"):
         probe(path)
     with pytest.raises(VideoReadError):
-        list(iter_frames(path))
+        list(FrameReader(path))
 
 
 def test_empty_and_zero_frame_files_raise_video_read_error(tmp_path):
@@ -81,7 +80,7 @@ def test_empty_and_zero_frame_files_raise_video_read_error(tmp_path):
         with pytest.raises(VideoReadError):
             probe(path)
         with pytest.raises(VideoReadError):
-            list(iter_frames(path))
+            list(FrameReader(path))
 
 
 def test_truncated_mp4_without_its_index_raises_video_read_error(numbered_clip):
@@ -89,7 +88,7 @@ def test_truncated_mp4_without_its_index_raises_video_read_error(numbered_clip):
     content = numbered_clip.read_bytes()
     numbered_clip.write_bytes(content[: len(content) // 2])
     with pytest.raises(VideoReadError):
-        list(iter_frames(numbered_clip))
+        list(FrameReader(numbered_clip))
 
 
 def test_truncated_stream_ends_early_and_says_how_far_it_read(tmp_path):
@@ -106,9 +105,9 @@ def test_truncated_stream_ends_early_and_says_how_far_it_read(tmp_path):
 
 def test_start_past_the_end_raises_video_read_error(numbered_clip):
     with pytest.raises(VideoReadError, match="frame 500"):
-        list(iter_frames(numbered_clip, start_frame=500))
+        list(FrameReader(numbered_clip, start_frame=500))
 
 
 def test_every_n_frames_below_one_is_refused(numbered_clip):
     with pytest.raises(ValueError):
-        list(iter_frames(numbered_clip, every_n_frames=0))
+        list(FrameReader(numbered_clip, every_n_frames=0))

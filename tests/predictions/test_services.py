@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from datetime import timedelta
 
@@ -130,19 +131,55 @@ def test_job_finish_records_the_summary_and_track_ids_it_is_given(alice):
     sequence = selectors.job_frame_results(job)
     summary = summarize_video(sequence, len(sequence))
     given = {(0, 0): 7, (0, 1): 9, (1, 0): 7}  # (1, 1) is left out on purpose: it must end up without a track
+    smoothed = {(0, 0): 0.25, (0, 1): 0.5, (1, 0): 0.75}
 
-    assert services.job_finish(job=job, summary=summary, track_ids=given) is True
+    assert services.job_finish(job=job, summary=summary, track_ids=given, p_female_smoothed=smoothed) is True
     assert services.job_finish(job=job, summary=summary, track_ids=given) is False
 
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED and job.finished_at is not None
-    written = dict(
-        ((frame_index, face_index), track_id)
-        for frame_index, face_index, track_id in job.detections.values_list("frame_index", "face_index", "track_id")
-    )
-    assert written == {**given, (1, 1): None}
+    rows = job.detections.values_list("frame_index", "face_index", "track_id", "p_female_smoothed")
+    assert {(frame, face): track for frame, face, track, _ in rows} == {**given, (1, 1): None}
+    assert {(frame, face): value for frame, face, _, value in rows} == {**smoothed, (1, 1): None}
     assert job.summary == asdict(summary)
     assert job.frames_total == 3 and job.progress_percent == 100
+
+
+def test_job_finish_writes_the_tracks_of_3000_detections_in_a_fraction_of_a_second(alice):
+    job = running_job(alice)
+    services.job_record_frames(job=job, frames=frames(range(1000), faces_per_frame=3))
+    sequence = selectors.job_frame_results(job)
+    summary = summarize_video(sequence, len(sequence))
+    keys = [(frame.index, number) for frame in sequence for number in range(len(frame.faces))]
+
+    started = time.perf_counter()
+    services.job_finish(
+        job=job,
+        summary=summary,
+        track_ids={key: key[1] + 1 for key in keys},
+        p_female_smoothed={key: key[0] / 1000 for key in keys},
+    )
+    seconds = time.perf_counter() - started
+
+    assert len(keys) == 3000
+    assert job.detections.filter(track_id=2).count() == 1000
+    assert job.detections.get(frame_index=500, face_index=0).p_female_smoothed == 0.5
+    assert seconds < 1.5, f"writing 3,000 tracks took {seconds:.2f} s"
+
+
+def test_recorded_descriptors_come_back_with_the_frames(alice):
+    job = running_job(alice)
+    recorded = frames([0, 1], faces_per_frame=2)
+    for frame in recorded:
+        for number, face in enumerate(frame.faces):
+            face.descriptor = tuple(round(0.125 * (frame.index + number + k), 3) for k in range(25))
+    services.job_record_frames(job=job, frames=recorded)
+
+    loaded = selectors.job_frame_results(job)
+
+    assert [[face.descriptor for face in frame.faces] for frame in loaded] == [
+        [face.descriptor for face in frame.faces] for frame in recorded
+    ]
 
 
 def test_job_create_keeps_what_the_checks_learned_about_the_video(alice, tmp_path):

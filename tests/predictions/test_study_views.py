@@ -18,7 +18,7 @@ from workers.pipeline.study import (
     StudyVideoRow,
     describe_comparison,
 )
-from workers.pipeline.study_report import write_study
+from workers.pipeline.study.report import write_study
 
 pytestmark = pytest.mark.django_db
 

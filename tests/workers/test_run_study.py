@@ -20,6 +20,7 @@ from workers.pipeline.analysis import Analyzer
 from workers.pipeline.config import DEFAULT_DETECTION
 from workers.pipeline.model import MANIFEST_FILE, default_model_dir, load_model
 from workers.pipeline.study import FAKE_FAKE, REAL_REAL, normalize_ethnicity
+from workers.pipeline.summary import track_and_summarize
 from workers.pipeline.types import FEMALE, MALE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -74,19 +75,23 @@ def study_run(shared_data, model_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def figures(study_run, model_dir) -> dict[str, tuple[str, float] | None]:
-    """Per sampled video, straight from the Analyzer's faces: (label by mean p_female, mean P(label) x 100) or None."""
+    """Per sampled video, from the Analyzer in this process: its main person's (label, P(label) x 100), or None."""
     root, _, _, document, _ = study_run
     paths = [row["path"] for row in document["videos"]]
     analyzer = Analyzer(model=load_model(model_dir), detection=DEFAULT_DETECTION)
     figures = {}
     for path in paths:
         result = analyzer.analyze_video(root / path, every_n_frames=EVERY_N_FRAMES, max_frames=MAX_FRAMES)
-        p_female = [face.p_female for frame in result.frames for face in frame.faces]
-        if not p_female:
+        summary = track_and_summarize(result).summary
+        faces = [face for frame in result.frames for face in frame.faces]
+        if not faces:
             figures[path] = None
             continue
-        label = FEMALE if statistics.fmean(p_female) >= 0.5 else MALE
-        figures[path] = (label, 100 * statistics.fmean(p if label == FEMALE else 1 - p for p in p_female))
+        # The main person's robust P(female); with no face confirmed as a track (3 sightings), the mean of all.
+        tracks = [track for track in summary.persons + summary.fragments if track.track_id == summary.main_track_id]
+        p_female = tracks[0].p_female if tracks else statistics.fmean(face.p_female for face in faces)
+        label = FEMALE if p_female >= 0.5 else MALE
+        figures[path] = (label, 100 * (p_female if label == FEMALE else 1 - p_female))
     return figures
 
 

@@ -32,9 +32,10 @@ class Clock:
 
 def test_finish_job_tracks_over_the_merged_parts_and_sums_up_once(alice):
     job = services.job_claim(job_id=make_job(alice).pk)
-    # Two parts' rows, written out of order: one face drifting 2 px a frame, a frame without faces between.
-    services.job_record_frames(job=job, frames=frames([2], faces_per_frame=0) + frames([3]))
-    services.job_record_frames(job=job, frames=frames([0, 1]))
+    # Two parts' rows, written out of order: one face in frames 0-11 and 13-14 (long enough to be a person,
+    # tracking.PERSON_MIN_SECONDS at 25 frames a second), a frame without faces between.
+    services.job_record_frames(job=job, frames=frames([12], faces_per_frame=0) + frames([13, 14]))
+    services.job_record_frames(job=job, frames=frames(range(12)))
 
     assert runner.finish_job(job) is True
     assert runner.finish_job(job) is False  # the job already ended: nothing is written twice
@@ -42,9 +43,9 @@ def test_finish_job_tracks_over_the_merged_parts_and_sums_up_once(alice):
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED
     assert set(Detection.objects.filter(job=job).values_list("track_id", flat=True)) == {1}
-    assert job.summary["frames_analyzed"] == 4 and job.summary["frames_without_faces"] == 1
+    assert job.summary["frames_analyzed"] == 15 and job.summary["frames_without_faces"] == 1
     assert job.summary["label"] == "female" and [person["track_id"] for person in job.summary["persons"]] == [1]
-    assert job.frames_total == 4 and job.progress_percent == 100
+    assert job.frames_total == 15 and job.progress_percent == 100
 
 
 def test_a_video_job_is_planned_from_what_the_upload_checks_learned(alice, tmp_path):

@@ -1,9 +1,8 @@
-"""Analyse an image or a video end to end: detect, preprocess, classify all faces of a frame in one batch."""
+"""Analyse an image or a video frame by frame: detect, preprocess, classify all faces of a frame in one batch."""
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,11 +11,12 @@ import cv2
 import numpy as np
 
 from .config import DEFAULT_DETECTION, IMAGE_DETECTION, OPENCV_THREADS, DetectionSettings
-from .detection import VideoFaceDetector, detect_faces, load_cascade, to_gray
+from .detection import FaceDetector, make_detector, to_gray
 from .errors import AnalysisCancelled, ImageReadError
+from .model import cached_model
 from .preprocessing import face_vectors
-from .tracking import assign_tracks, summarize_video
-from .types import FEMALE, MALE, Box, Face, FrameResult, ImageResult, VideoResult
+from .tracking import appearance_descriptors
+from .types import Box, Face, FrameResult, ImageResult, VideoResult, label_for
 from .video import FrameReader, probe
 
 logger = logging.getLogger(__name__)
@@ -27,9 +27,7 @@ ShouldStop = Callable[[], bool]
 
 def face_from_p_female(box: Box, p_female: float) -> Face:
     """Build a Face from the model's probability, by the label and confidence conventions of DESIGN.md."""
-    return Face(
-        box=box, label=FEMALE if p_female >= 0.5 else MALE, p_female=p_female, confidence=max(p_female, 1 - p_female)
-    )
+    return Face(box=box, label=label_for(p_female), p_female=p_female, confidence=max(p_female, 1 - p_female))
 
 
 def read_image(image_or_path: str | Path | bytes | np.ndarray) -> np.ndarray:
@@ -53,7 +51,13 @@ def read_image(image_or_path: str | Path | bytes | np.ndarray) -> np.ndarray:
 
 
 class Analyzer:
-    """Find and classify faces with one model; build one per process (cascades are not thread-safe)."""
+    """Find and classify faces with one model; build one per thread (detectors hold OpenCV objects that are not
+    thread-safe).
+
+    The detectors come from the named settings (``detection`` for video frames, ``image_detection`` for still
+    images) unless given ready-made as ``detector`` / ``image_detector``; without a model, the process-wide
+    cached default model is used.
+    """
 
     def __init__(
         self,
@@ -61,28 +65,36 @@ class Analyzer:
         detection: DetectionSettings = DEFAULT_DETECTION,
         image_detection: DetectionSettings = IMAGE_DETECTION,
         opencv_threads: int | None = OPENCV_THREADS,
+        *,
+        detector: FaceDetector | None = None,
+        image_detector: FaceDetector | None = None,
     ) -> None:
         # OpenCV's thread count is process-wide; workers want one (see config.OPENCV_THREADS).
         # None leaves it as it is (benchmarks compare settings this way).
         if opencv_threads is not None:
             cv2.setNumThreads(opencv_threads)
-        self.model = model if model is not None else default_model()
+        self.model = model if model is not None else cached_model()
         self.detection = detection
         self.image_detection = image_detection
-        self._cascade = load_cascade()
+        self.detector = detector if detector is not None else make_detector(detection)
+        self.image_detector = image_detector if image_detector is not None else make_detector(image_detection)
 
     def classify(self, gray: np.ndarray, boxes: list[Box]) -> list[Face]:
-        """Classify all faces of one frame with a single batched model call."""
+        """Classify all faces of one frame with a single batched model call; each face carries its descriptor."""
         if not boxes:
             return []
-        p_female = self.model.predict_p_female(face_vectors(gray, boxes))
-        return [face_from_p_female(box, float(p)) for box, p in zip(boxes, p_female, strict=True)]
+        vectors = face_vectors(gray, boxes)
+        p_female = self.model.predict_p_female(vectors)
+        faces = [face_from_p_female(box, float(p)) for box, p in zip(boxes, p_female, strict=True)]
+        for face, descriptor in zip(faces, appearance_descriptors(vectors), strict=True):
+            face.descriptor = descriptor
+        return faces
 
     def analyze_image(self, image_or_path: str | Path | bytes | np.ndarray) -> ImageResult:
         """Find and classify every face of one image; an image without faces gives ``faces=[]``."""
         image = read_image(image_or_path)
         gray = to_gray(image)
-        faces = self.classify(gray, detect_faces(gray, self.image_detection, self._cascade))
+        faces = self.classify(gray, self.image_detector.detect(gray, 0))
         return ImageResult(width=gray.shape[1], height=gray.shape[0], faces=faces)
 
     def analyze_video(
@@ -96,12 +108,16 @@ class Analyzer:
         on_frame: OnFrame | None = None,
         should_stop: ShouldStop | None = None,
     ) -> VideoResult:
-        """Analyse every n-th frame of [start_frame, end_frame), call on_frame for each, then track and sum up."""
+        """Analyse every n-th frame of [start_frame, end_frame) and call on_frame for each.
+
+        The frames come back without track ids and the result without a summary: tracking and the summary
+        are separate steps (summary.track_and_summarize) that a caller runs once over all the frames it has.
+        """
         info = probe(path)
         reader = FrameReader(
             path, every_n_frames=every_n_frames, start_frame=start_frame, end_frame=end_frame, max_frames=max_frames
         )
-        detector = VideoFaceDetector(self.detection, every_n_frames)
+        detector = self.detector.for_video(every_n_frames)
         frames: list[FrameResult] = []
         for index, time_seconds, bgr in reader:
             if should_stop is not None and should_stop():
@@ -113,49 +129,10 @@ class Analyzer:
             frames.append(frame)
             if on_frame is not None:
                 on_frame(frame, bgr)
-        assign_tracks(frames)
         return VideoResult(
             info=info,
             every_n_frames=every_n_frames,
             frames=frames,
-            summary=summarize_video(frames, len(frames)),
             frames_read=reader.frames_read,
             stopped_early=reader.stopped_early,
         )
-
-
-_default_model: Any = None
-_default_model_lock = threading.Lock()
-
-
-def default_model() -> Any:
-    """The shipped model, loaded once per process on first use."""
-    global _default_model
-    with _default_model_lock:
-        if _default_model is None:
-            from .model import default_model_dir, load_model
-
-            _default_model = load_model(default_model_dir())
-            logger.info("loaded the default gender model %s", getattr(_default_model, "name", ""))
-        return _default_model
-
-
-_default_analyzers: dict[int, Analyzer] = {}
-
-
-def _default_analyzer() -> Analyzer:
-    """One Analyzer per thread around the default model: cascades must not be shared between threads."""
-    key = threading.get_ident()
-    if key not in _default_analyzers:
-        _default_analyzers[key] = Analyzer()
-    return _default_analyzers[key]
-
-
-def analyze_image(image_or_path: str | Path | bytes | np.ndarray) -> ImageResult:
-    """Analyse one image with the default model; see Analyzer.analyze_image."""
-    return _default_analyzer().analyze_image(image_or_path)
-
-
-def analyze_video(path: str | Path, **options: Any) -> VideoResult:
-    """Analyse one video with the default model; see Analyzer.analyze_video for the options."""
-    return _default_analyzer().analyze_video(path, **options)

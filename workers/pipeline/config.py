@@ -8,11 +8,12 @@ FACE_SIZE = 100  # the study's 100x100 gray crop
 # OpenCV threads per process (cv2.setNumThreads): workers are one process per core, so parallel
 # detection inside a process only fights the other processes for the same cores.
 OPENCV_THREADS = 1
+HAAR = "haar"  # the name of OpenCV's frontal-face cascade detector (detection.DETECTORS)
 
 
 @dataclass(frozen=True)
 class DetectionSettings:
-    """Haar cascade parameters and the cost-saving knobs of video detection."""
+    """Which face detector runs (by name), its cascade parameters and the cost-saving knobs of video detection."""
 
     # Defaults tuned on the shared clips against STUDY_DETECTION (bench/README.md): a 640-pixel-wide copy
     # with the study's finer scale step keeps faces down to ~50 px (720p) / ~75 px (1080p) findable.
@@ -32,6 +33,7 @@ class DetectionSettings:
     # is the cascade's costliest input, and at 32 px the boxes it returns have the whole-frame size
     # (at 48 px they came out about 9% wider).
     track_face_size: int = 32
+    detector: str = HAAR  # which face detector runs: a key of detection.DETECTORS
 
 
 # The study's way: full resolution, scale factor 1.1, every frame.

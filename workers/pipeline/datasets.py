@@ -41,10 +41,6 @@ class FaceRecord:
     def race_name(self) -> str | None:
         return RACE_NAMES.get(self.race) if self.race is not None else None
 
-    @property
-    def is_adult(self) -> bool | None:
-        return self.age >= ADULT_AGE if self.age is not None else None
-
 
 def _image_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)

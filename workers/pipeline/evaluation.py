@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score, confusion_matrix, roc_auc_score, roc_curve
 
 from .datasets import ADULT_AGE, FaceRecord
+from .stats import bootstrap_interval
+from .types import DECISION_THRESHOLD
 
-BOOTSTRAP_SAMPLES = 1000
+BOOTSTRAP_SAMPLES = 1000  # per interval: enough for a report's 95% intervals, and quick for dozens of groups
 BOOTSTRAP_SEED = 20240601
 CALIBRATION_BINS = 10
 ROC_POINTS = 101  # the ROC curve is resampled to this many false-positive rates for the report
@@ -25,17 +27,9 @@ def age_band(age: int | None) -> str | None:
     return next(name for low, high, name in AGE_BANDS if low <= age <= high)
 
 
-def bootstrap_interval(
-    values: np.ndarray, statistic: Callable[[np.ndarray], float] = np.mean, seed: int = BOOTSTRAP_SEED
-) -> tuple[float, float]:
-    """95% percentile bootstrap interval of a statistic of one sample (fixed seed, so reports are stable)."""
-    if len(values) == 0:
-        return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(values), size=(BOOTSTRAP_SAMPLES, len(values)))
-    estimates = np.array([statistic(values[row]) for row in draws])
-    low, high = np.percentile(estimates, [2.5, 97.5])
-    return float(low), float(high)
+def predicted_genders(p_female: np.ndarray) -> np.ndarray:
+    """The predicted gender codes (1 female, 0 male) of p_female values, by types.label_for's threshold."""
+    return (np.asarray(p_female) >= DECISION_THRESHOLD).astype(int)
 
 
 def calibration(genders: np.ndarray, p_female: np.ndarray, bins: int = CALIBRATION_BINS) -> dict[str, Any]:
@@ -64,15 +58,15 @@ def calibration(genders: np.ndarray, p_female: np.ndarray, bins: int = CALIBRATI
 
 
 def group_metrics(genders: np.ndarray, p_female: np.ndarray) -> dict[str, Any]:
-    """Count, accuracy and confidence (mean, std) of one group, with 95% bootstrap intervals."""
-    correct = ((p_female >= 0.5).astype(int) == genders).astype(float)
+    """Count, accuracy and confidence (mean, std) of one group, with 95% bootstrap intervals (None under 2 faces)."""
+    correct = (predicted_genders(p_female) == genders).astype(float)
     confidence = np.maximum(p_female, 1 - p_female)
     return {
         "n": int(len(genders)),
         "accuracy": float(correct.mean()) if len(correct) else None,
-        "accuracy_ci": bootstrap_interval(correct),
+        "accuracy_ci": bootstrap_interval(correct, seed=BOOTSTRAP_SEED, resamples=BOOTSTRAP_SAMPLES),
         "mean_confidence": float(confidence.mean()) if len(confidence) else None,
-        "mean_confidence_ci": bootstrap_interval(confidence),
+        "mean_confidence_ci": bootstrap_interval(confidence, seed=BOOTSTRAP_SEED, resamples=BOOTSTRAP_SAMPLES),
         "std_confidence": float(confidence.std()) if len(confidence) else None,
     }
 
@@ -93,7 +87,7 @@ def evaluate(records: Sequence[FaceRecord], p_female: np.ndarray, no_face: int =
     """All metrics of predictions on faces with known gender; ``no_face`` counts images where none was found."""
     genders = np.array([record.gender for record in records], dtype=int)
     p_female = np.asarray(p_female, dtype=float)
-    predicted = (p_female >= 0.5).astype(int)
+    predicted = predicted_genders(p_female)
     both_classes = len(set(genders.tolist())) == 2
     result: dict[str, Any] = {
         "n": int(len(genders)),

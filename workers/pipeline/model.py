@@ -23,25 +23,51 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
 from .config import FACE_SIZE
+from .errors import PipelineError
 
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "model.joblib"
 MANIFEST_FILE = "manifest.json"
 MODEL_DIR_ENV = "GENREC_MODEL_DIR"
+MODELS_ROOT_ENV = "GENREC_MODELS_ROOT"
 FEMALE_CLASS = 1
 FEATURES = FACE_SIZE * FACE_SIZE
 CALIBRATION_FOLDS = 5
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-class ModelIntegrityError(RuntimeError):
+class ModelIntegrityError(PipelineError):
     """A model folder whose file is missing, altered, foreign or made by an incompatible scikit-learn."""
 
 
 def default_model_dir() -> Path:
     """The shipped model folder (repo_root/models/default) unless GENREC_MODEL_DIR points elsewhere."""
     return Path(os.environ.get(MODEL_DIR_ENV) or REPO_ROOT / "models" / "default")
+
+
+def models_root() -> Path:
+    """The folder whose sub-folders are the installed models (repo_root/models unless GENREC_MODELS_ROOT is set)."""
+    return Path(os.environ.get(MODELS_ROOT_ENV) or REPO_ROOT / "models")
+
+
+def model_folders(root: Path) -> list[Path]:
+    """The model folders directly under ``root`` (those with a manifest.json), by name; none when root is missing."""
+    if not Path(root).is_dir():
+        return []
+    return sorted(path for path in Path(root).iterdir() if path.is_dir() and (path / MANIFEST_FILE).is_file())
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    """A model folder's manifest.json, unchecked (no model file read); ModelIntegrityError when unreadable."""
+    path = Path(directory) / MANIFEST_FILE
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ModelIntegrityError(f"{path} is not a readable model manifest: {error}") from error
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("sha256"), str):
+        raise ModelIntegrityError(f"{path} is not a model manifest (no sha256)")
+    return manifest
 
 
 def build_estimator(
@@ -289,11 +315,24 @@ _cached_models: dict[str, GenderModel] = {}
 _cached_models_lock = threading.Lock()
 
 
-def cached_model(directory: Path | str | None = None) -> GenderModel:
-    """The model of a directory, loaded and checked once per process (thread-safe): the one model cache."""
+def cached_model(directory: Path | str | None = None, sha256: str | None = None) -> GenderModel:
+    """The model of a directory, loaded and checked once per process (thread-safe): the one model cache.
+
+    Keyed by folder; given the ``sha256`` the caller expects, a cached model with another one is loaded again
+    when the folder's manifest has changed since (it was retrained), so a worker need not restart.
+    """
     key = str(Path(directory) if directory is not None else default_model_dir())
     with _cached_models_lock:
-        if key not in _cached_models:
+        cached = _cached_models.get(key)
+        stale = cached is not None and sha256 not in (None, cached.sha256) and _manifest_sha256(key) != cached.sha256
+        if cached is None or stale:
             model = _cached_models[key] = load_model(Path(key))
             logger.info("Loaded model %s (%s) from %s", model.name, model.sha256[:12], key)
         return _cached_models[key]
+
+
+def _manifest_sha256(directory: str) -> str | None:
+    try:
+        return read_manifest(Path(directory))["sha256"]
+    except ModelIntegrityError:
+        return None

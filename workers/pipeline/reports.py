@@ -133,8 +133,8 @@ def plot_groups(metrics: dict[str, Any], kind: str, title: str, path: Path, adul
     for offset, (label, groups) in enumerate(sections.items()):
         positions = np.arange(len(names)) + (offset - (len(sections) - 1) / 2) * width
         values = [groups[name]["accuracy"] if name in groups else np.nan for name in names]
-        lows = [groups[name]["accuracy_ci"][0] if name in groups else np.nan for name in names]
-        highs = [groups[name]["accuracy_ci"][1] if name in groups else np.nan for name in names]
+        intervals = [(groups.get(name) or {}).get("accuracy_ci") or (np.nan, np.nan) for name in names]
+        lows, highs = [low for low, _ in intervals], [high for _, high in intervals]
         errors = np.abs(np.array([np.subtract(values, lows), np.subtract(highs, values)]))
         axes.bar(positions, values, width, yerr=errors, capsize=3, label=label)
         for x, name in zip(positions, names, strict=True):
@@ -157,14 +157,18 @@ def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
 
 
+def _interval(interval: tuple[float, float] | list[float] | None, spec: str) -> str:
+    """'low–high' in the given format; 'no interval' for a group too small to resample (fewer than two faces)."""
+    return "no interval" if interval is None else f"{interval[0]:{spec}}–{interval[1]:{spec}}"
+
+
 def _group_table(metrics: dict[str, Any], kind: str) -> list[str]:
     lines = ["| group | n | accuracy (95% CI) | mean confidence (95% CI) | std confidence |", "|---|---|---|---|---|"]
     for name, group in metrics["groups"].get(kind, {}).items():
-        low, high = group["accuracy_ci"]
-        c_low, c_high = group["mean_confidence_ci"]
         lines.append(
-            f"| {name} | {group['n']} | {_percent(group['accuracy'])} ({low:.1%}–{high:.1%}) | "
-            f"{group['mean_confidence']:.3f} ({c_low:.3f}–{c_high:.3f}) | {group['std_confidence']:.3f} |"
+            f"| {name} | {group['n']} | {_percent(group['accuracy'])} ({_interval(group['accuracy_ci'], '.1%')}) | "
+            f"{group['mean_confidence']:.3f} ({_interval(group['mean_confidence_ci'], '.3f')}) | "
+            f"{group['std_confidence']:.3f} |"
         )
     return lines
 

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import logging
-import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.model_selection import StratifiedKFold, train_test_split
@@ -22,22 +18,12 @@ from tqdm import tqdm
 
 from .config import FACE_SIZE, TRAINING_DETECTION, DetectionSettings
 from .datasets import ADULT_AGE, FaceRecord
-from .detection import detect_faces, load_cascade
-from .model import CALIBRATION_FOLDS, build_estimator
-from .preprocessing import face_vector
-from .types import Box
+from .evaluation import evaluate_with_adults
+from .face_extraction import TRAINING_PAD, TRAINING_PAD_MODE, FaceFeatures, extract_faces
+from .model import CALIBRATION_FOLDS, GenderModel, build_estimator, load_model, save_model
 
 logger = logging.getLogger(__name__)
 
-# Pre-cropped training faces fill the whole image, where the Haar cascade rarely fires; a replicated border
-# gives it the surroundings it expects (about 93% found on a 400-face sample, the same as a black border,
-# and the crops look like the ones a real photo gives at inference).
-TRAINING_PAD = 50
-TRAINING_PAD_MODE = "replicate"
-_PAD_MODES = {"replicate": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT}
-CACHE_DIR_ENV = "GENREC_CACHE_DIR"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-EXTRACTION_CHUNK = 200
 SEED = 20240601
 
 STUDY_GRID: dict[str, list[Any]] = {
@@ -69,20 +55,6 @@ class TrainingOptions:
     pad: int = TRAINING_PAD
     pad_mode: str = TRAINING_PAD_MODE
     detection: DetectionSettings = field(default_factory=lambda: TRAINING_DETECTION)
-
-
-@dataclass
-class FaceFeatures:
-    """Face vectors of the records whose face was found, plus the records where none was."""
-
-    records: list[FaceRecord]
-    vectors: np.ndarray  # (n, 10000) float32
-    no_face: list[FaceRecord]
-
-
-def cache_dir() -> Path:
-    """Where detection results are cached between runs (var/cache, gitignored) unless GENREC_CACHE_DIR is set."""
-    return Path(os.environ.get(CACHE_DIR_ENV) or REPO_ROOT / "var" / "cache")
 
 
 def stratum(record: FaceRecord) -> str:
@@ -121,85 +93,6 @@ def split_records(
     """Stratified train/test split with a fixed seed."""
     train, test = train_test_split(list(records), test_size=test_size, stratify=_strata(records), random_state=seed)
     return train, test
-
-
-def pad_image(gray: np.ndarray, pad: int, pad_mode: str) -> np.ndarray:
-    """Add a border around a pre-cropped face so the Haar cascade sees it whole."""
-    return cv2.copyMakeBorder(gray, pad, pad, pad, pad, _PAD_MODES[pad_mode], value=0)
-
-
-def largest_box(boxes: Sequence[Box]) -> Box | None:
-    """The biggest detection, the training face of a single-face image."""
-    return max(boxes, key=lambda box: box.w * box.h, default=None)
-
-
-# The only detection settings a single full-image search uses; video tracking knobs must not void the cache.
-_CACHED_DETECTION_FIELDS = ("scale_factor", "min_neighbors", "min_size", "detect_width")
-
-
-def _settings_key(options: TrainingOptions) -> str:
-    detection = {name: getattr(options.detection, name) for name in _CACHED_DETECTION_FIELDS}
-    settings = {"pad": options.pad, "pad_mode": options.pad_mode, "detection": detection}
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def file_md5(path: Path) -> str:
-    """Hex md5 of a file: the cache key of its detection, so renamed or moved copies still hit the cache."""
-    return hashlib.md5(Path(path).read_bytes()).hexdigest()
-
-
-def _extract_chunk(
-    paths: Sequence[Path], cached_boxes: Sequence[list[int] | None | bool], options: TrainingOptions
-) -> list[tuple[list[int] | None, np.ndarray | None]]:
-    """Detect (unless cached) and vectorise the faces of a chunk of images; runs in a worker process."""
-    cascade = load_cascade()
-    results = []
-    for path, cached in zip(paths, cached_boxes, strict=True):
-        gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-        if gray is None:
-            logger.warning("could not read image %s", path)
-            results.append((None, None))
-            continue
-        padded = pad_image(gray, options.pad, options.pad_mode)
-        if cached is False:  # never detected with these settings
-            box = largest_box(detect_faces(padded, options.detection, cascade))
-            coords = [box.x, box.y, box.w, box.h] if box else None
-        else:
-            coords = cached
-        results.append((coords, face_vector(padded, Box(*coords)) if coords else None))
-    return results
-
-
-def extract_faces(records: Sequence[FaceRecord], options: TrainingOptions, desc: str = "faces") -> FaceFeatures:
-    """Find each image's face with the inference detector and return the shared preprocessing's vectors."""
-    cache_file = cache_dir() / f"boxes-{_settings_key(options)}.json"
-    cache: dict[str, list[int] | None] = json.loads(cache_file.read_text()) if cache_file.is_file() else {}
-    digests = [file_md5(record.path) for record in records]
-    cached = [cache.get(digest, False) for digest in digests]
-    chunks = [
-        range(start, min(start + EXTRACTION_CHUNK, len(records))) for start in range(0, len(records), EXTRACTION_CHUNK)
-    ]
-    jobs = (
-        delayed(_extract_chunk)([records[i].path for i in chunk], [cached[i] for i in chunk], options)
-        for chunk in chunks
-    )
-    # Two processes: the machines this trains on have two cores, and Haar detection is the slow part.
-    outputs = Parallel(n_jobs=min(2, os.cpu_count() or 1), return_as="generator")(jobs)
-    kept, vectors, no_face = [], [], []
-    with tqdm(total=len(records), desc=f"extracting {desc}", unit="img") as progress:
-        for chunk, results in zip(chunks, outputs, strict=True):
-            for index, (coords, vector) in zip(chunk, results, strict=True):
-                cache[digests[index]] = coords
-                if vector is None:
-                    no_face.append(records[index])
-                else:
-                    kept.append(records[index])
-                    vectors.append(vector)
-            progress.update(len(chunk))
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    cache_file.write_text(json.dumps(cache))
-    matrix = np.stack(vectors) if vectors else np.empty((0, FACE_SIZE * FACE_SIZE), np.float32)
-    return FaceFeatures(records=kept, vectors=matrix, no_face=no_face)
 
 
 def mirrored(vectors: np.ndarray) -> np.ndarray:
@@ -337,6 +230,23 @@ def prediction_latency_ms(model_predict: Any, vectors: np.ndarray, batch: int, r
     return float(np.median(timings))
 
 
+@dataclass
+class TrainingRun:
+    """What one training run produced: the material of its manifest."""
+
+    options: TrainingOptions
+    source: str
+    command: str
+    records: int  # labelled images taken (after max_records), both sides of the split
+    train: FaceFeatures
+    test: FaceFeatures
+    population: FaceFeatures  # the training faces actually fitted (after min_age)
+    params: dict[str, Any]
+    table: list[dict[str, Any]]
+    model: GenderModel
+    metrics: dict[str, Any]
+
+
 def train_and_save(
     records: Sequence[FaceRecord],
     out_dir: Path,
@@ -351,31 +261,38 @@ def train_and_save(
     ``notes`` is a markdown file of what was tried, read only when the report is written (so it can be finished
     while a long run trains).
     """
-    from . import reports
-    from .evaluation import evaluate_with_adults
-    from .model import GenderModel, load_model, save_model
+    from . import reports  # matplotlib: imported only by a run that writes a report
 
+    if options.grid not in GRIDS:
+        raise ValueError(f"unknown grid {options.grid!r}: expected one of {', '.join(GRIDS)}")
     records = stratified_subset(records, options.max_records, options.seed)
     train_records, test_records = split_records(records, options.test_size, options.seed)
     train = extract_faces(train_records, options, desc="training images")
     test = extract_faces(test_records, options, desc="test images")
     population = _training_population(train, options.min_age)
     logger.info("training on %d faces (%d without a face found)", len(population.records), len(train.no_face))
-    if options.grid in GRIDS:
-        params, table = search_parameters(population, options)
-    else:
-        raise ValueError(f"unknown grid {options.grid!r}: expected one of {', '.join(GRIDS)}")
-    estimator = fit_model(population, params, options)
-    trained = GenderModel(estimator, {})
+    params, table = search_parameters(population, options)
+    trained = GenderModel(fit_model(population, params, options), {})
     metrics = evaluate_with_adults(test.records, trained.predict_p_female(test.vectors), test.no_face)
-    svm = estimator.named_steps["svm"].calibrated_classifiers_[0].estimator
-    manifest = {
-        "name": Path(out_dir).name,
+    run = TrainingRun(options, source, command, len(records), train, test, population, params, table, trained, metrics)
+    save_model(trained.estimator, out_dir, training_manifest(run, Path(out_dir).name))
+    model = load_model(out_dir)  # the report describes the file that ships
+    curve = variance_curve(population.vectors, options.seed)
+    reports.write_report(Path(out_dir) / "report", model, metrics, curve, notes.read_text() if notes else "")
+    return model.manifest
+
+
+def training_manifest(run: TrainingRun, name: str) -> dict[str, Any]:
+    """The manifest of a trained model: how to reproduce it, what it was trained on, and its headline metrics."""
+    options, population = run.options, run.population
+    svm = run.model.estimator.named_steps["svm"].calibrated_classifiers_[0].estimator
+    return {
+        "name": name,
         "description": "PCA eigenfaces -> SVC calibrated by CalibratedClassifierCV(ensemble=False); p_female = class 1",
-        "reproduce": command,
+        "reproduce": run.command,
         "parameters": {
             "pca": {"n_components": options.n_components, "whiten": options.whiten},
-            "svm": params,
+            "svm": run.params,
             "balance": options.balance,
             "flip_augmentation": options.flip,
             "calibration": "sigmoid, 5-fold, ensemble=False",
@@ -383,37 +300,32 @@ def train_and_save(
         "search": {
             "grid": options.grid,
             "grid_values": GRIDS[options.grid],
-            "candidates": len(table),
+            "candidates": len(run.table),
             "folds": options.search_folds,
             "samples": min(len(population.records), options.search_samples or len(population.records)),
-            "best_cv_accuracy": table[0]["mean_accuracy"],
-            "top": table[:10],
+            "best_cv_accuracy": run.table[0]["mean_accuracy"],
+            "top": run.table[:10],
         },
         "training_data": {
-            "source": source,
-            "records": len(records),
+            "source": run.source,
+            "records": run.records,
             "split": {"test_size": options.test_size, "seed": options.seed, "stratify": "gender x race x adult"},
-            "train_images": len(train_records),
-            "test_images": len(test_records),
-            "no_face": {"train": len(train.no_face), "test": len(test.no_face)},
+            "train_images": len(run.train.records) + len(run.train.no_face),
+            "test_images": len(run.test.records) + len(run.test.no_face),
+            "no_face": {"train": len(run.train.no_face), "test": len(run.test.no_face)},
             "min_age": options.min_age,
             "train_faces": len(population.records),
             "train_faces_by_gender": dict(Counter("female" if r.gender else "male" for r in population.records)),
         },
         "support_vectors": int(svm.n_support_.sum()),
         "prediction_ms": {
-            f"batch_{batch}": round(prediction_latency_ms(trained.predict_p_female, test.vectors, batch), 3)
+            f"batch_{batch}": round(prediction_latency_ms(run.model.predict_p_female, run.test.vectors, batch), 3)
             for batch in (1, 10)
         },
-        "metrics": _headline(metrics),
+        "metrics": _headline(run.metrics),
         "detection": {**asdict(options.detection), "pad": options.pad, "pad_mode": options.pad_mode, "box": "largest"},
         "preprocessing": PREPROCESSING.format(pad=options.pad, pad_mode=options.pad_mode),
     }
-    save_model(estimator, out_dir, manifest)
-    model = load_model(out_dir)  # the report describes the file that ships
-    curve = variance_curve(population.vectors, options.seed)
-    reports.write_report(Path(out_dir) / "report", model, metrics, curve, notes.read_text() if notes else "")
-    return model.manifest
 
 
 def _training_population(features: FaceFeatures, min_age: int | None) -> FaceFeatures:

@@ -39,6 +39,10 @@ class Face:
     p_female: float
     confidence: float
     track_id: int | None = None
+    # tracking.appearance_descriptors of the face's vector; lets the tracker tell people apart and rejoin one
+    descriptor: tuple[float, ...] | None = None
+    # this person's P(female) smoothed over neighbouring frames (tracking.smoothed_p_female); set with track_id
+    p_female_smoothed: float | None = None
 
 
 @dataclass
@@ -87,23 +91,30 @@ class LabelStats:
 
 @dataclass
 class PersonSummary:
-    """One tracked face across frames."""
+    """One track across frames: a person, or a fragment (seen in too few frames to be one)."""
 
     track_id: int
     frames_seen: int
     first_frame: int
     last_frame: int
-    label: str
-    mean_p_female: float
-    mean_confidence: float
+    label: str  # label_for(p_female): the robust label, not the mean's
+    mean_p_female: float  # plain mean over the track's faces
+    mean_confidence: float  # mean and std over the track's faces of their confidence in ``label``
     std_confidence: float
+    is_person: bool = True  # False for a fragment (tracking.FRAGMENT_MAX_FRAMES frames or fewer)
+    p_female: float = 0.5  # robust aggregate over the track (tracking.robust_p_female)
+    confidence: float = 0.5  # max(p_female, 1 - p_female)
+    p_female_low: float = 0.0  # 95% interval of p_female
+    p_female_high: float = 1.0
+    first_time_seconds: float = 0.0
+    last_time_seconds: float = 0.0
 
 
 @dataclass
 class VideoSummary:
     """The video-level figures of the study's Tables 1 and 2, plus per-person lines."""
 
-    label: str | None  # by mean p_female over all faces; None when no face was found
+    label: str | None  # the label of the person on screen longest (main_track_id); None when no face was found
     mean_p_female: float | None
     mean_confidence: float | None  # mean confidence of the video-level label over all faces
     std_confidence: float | None
@@ -112,17 +123,22 @@ class VideoSummary:
     frames_with_faces: int
     frames_without_faces: int
     faces: int
-    persons: list[PersonSummary]
+    persons: list[PersonSummary]  # tracks seen long enough to be persons
+    fragments: list[PersonSummary] = field(default_factory=list)  # the other tracks (false faces, glimpses)
+    main_track_id: int | None = None  # the person on screen longest, whose label is the video's
+    p_female: float | None = None  # that person's robust P(female) (no confirmed face: the mean) and its confidence
+    confidence: float | None = None
+    unconfirmed_faces: int = 0  # detections seen in too few frames in a row to start a track (confirmation.py)
 
 
 @dataclass
 class VideoResult:
-    """Everything ``analyze_video`` learned from one video."""
+    """Everything ``analyze_video`` learned from one video; ``summary`` is None until summary.track_and_summarize."""
 
     info: VideoInfo
     every_n_frames: int
     frames: list[FrameResult]
-    summary: VideoSummary
+    summary: VideoSummary | None = None
     frames_read: int = 0  # frames the decoder delivered in the requested range (analysed or skipped)
     stopped_early: bool = False  # the stream ended before the range's end or the container's frame count
 

@@ -128,18 +128,3 @@ class FrameReader:
                 raise VideoReadError(f"no frame could be read from {self.path.name!r} at frame {self.start_frame}")
             if self.stopped_early:
                 logger.warning("%s ended at frame %d; its container announces %d", self.path, index, info.frame_count)
-
-
-def iter_frames(
-    path: str | Path,
-    *,
-    every_n_frames: int = 1,
-    start_frame: int = 0,
-    end_frame: int | None = None,
-    max_frames: int | None = None,
-) -> Iterator[tuple[int, float, np.ndarray]]:
-    """Yield (index, time_seconds, bgr) for every n-th frame of [start_frame, end_frame); see FrameReader."""
-    reader = FrameReader(
-        path, every_n_frames=every_n_frames, start_frame=start_frame, end_frame=end_frame, max_frames=max_frames
-    )
-    return iter(reader)

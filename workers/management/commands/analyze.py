@@ -25,7 +25,7 @@ from workers.pipeline.analysis import Analyzer
 from workers.pipeline.annotation import annotate
 from workers.pipeline.errors import PipelineError
 from workers.pipeline.model import ModelIntegrityError, default_model_dir, load_model
-from workers.pipeline.tracking import assign_tracks, summarize_video
+from workers.pipeline.summary import track_and_summarize
 from workers.pipeline.types import FrameResult, analysed_frames
 from workers.pipeline.video import probe
 
@@ -103,9 +103,7 @@ class Command(BaseCommand):
             result = analyzer.analyze_video(
                 path, every_n_frames=every_n_frames, max_frames=max_frames, on_frame=keep_busiest_frame
             )
-        # Tracking and the summary are steps of their own, run once over the whole sequence.
-        assign_tracks(result.frames)
-        summary = summarize_video(result.frames, len(result.frames))
+        summary = track_and_summarize(result).summary
         confidence = f"{summary.mean_confidence:.0%} ± {summary.std_confidence:.0%}" if summary.label else "no face"
         self.stderr.write(
             f"{path.name}: {summary.label or 'no label'} ({confidence}); {summary.frames_with_faces} of "

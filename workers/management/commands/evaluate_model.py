@@ -12,8 +12,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from workers.pipeline.datasets import DatasetError, FaceRecord, filter_min_age, read_dataset
 from workers.pipeline.evaluation import evaluate_with_adults
+from workers.pipeline.face_extraction import extract_faces
 from workers.pipeline.model import ModelIntegrityError, default_model_dir, load_model
-from workers.pipeline.training import TrainingOptions, extract_faces, split_records, stratified_subset
+from workers.pipeline.training import TrainingOptions, split_records, stratified_subset
 
 # The manifest's "detection" fields that decide which face a training image gives (the rest are video knobs).
 DETECTION_FIELDS = ("scale_factor", "min_neighbors", "min_size", "detect_width")

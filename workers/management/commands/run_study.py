@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from workers.management.arguments import positive_int
 from workers.pipeline.errors import PipelineError
-from workers.pipeline.model import ModelIntegrityError
+from workers.pipeline.model import MANIFEST_FILE, model_folders
 from workers.pipeline.study import (
     DEFAULT_CATEGORIES,
     DEFAULT_COMPARISON,
@@ -20,7 +22,7 @@ from workers.pipeline.study import (
     normalize_category,
     run_study,
 )
-from workers.pipeline.study_report import write_study
+from workers.pipeline.study.report import write_study
 
 
 def category_name(value: str) -> str:
@@ -29,6 +31,20 @@ def category_name(value: str) -> str:
     if name is None:
         raise argparse.ArgumentTypeError(f"{value!r} is not a FakeAVCeleb category")
     return name
+
+
+def study_model_dir(asked: str | None) -> Path:
+    """The model folder a study runs with: an installed model by name, a folder, else GENREC_MODEL_DIR.
+
+    Names are the folders under GENREC_MODELS_ROOT (the ones sync_models registers), so the command needs no database.
+    """
+    if asked is None:
+        return Path(settings.GENREC_MODEL_DIR)
+    for candidate in (Path(settings.GENREC_MODELS_ROOT) / asked, Path(asked)):
+        if (candidate / MANIFEST_FILE).is_file():
+            return candidate
+    names = ", ".join(folder.name for folder in model_folders(Path(settings.GENREC_MODELS_ROOT))) or "none"
+    raise CommandError(f"no model called {asked!r}: the installed models are {names} (or give a model folder)")
 
 
 class Command(BaseCommand):
@@ -71,7 +87,12 @@ class Command(BaseCommand):
             default="study",
             help="'study': full resolution, scale 1.1, every frame detected; 'default': the app's",
         )
-        parser.add_argument("--model", default=None, help="model folder (default: the shipped models/default)")
+        parser.add_argument(
+            "--model",
+            default=None,
+            help="an installed model by name (a folder under models/, see sync_models) or a model folder's path "
+            "(default: GENREC_MODEL_DIR, models/default)",
+        )
         parser.add_argument("--out", default="var/study", help="output folder")
 
     def handle(self, *args, **options) -> None:
@@ -79,7 +100,7 @@ class Command(BaseCommand):
             every_n_frames=options["every_n_frames"],
             max_frames=options["max_frames"],
             detection=DETECTION_PRESETS[options["detection"]],
-            model_dir=options["model"],
+            model_dir=str(study_model_dir(options["model"])),
         )
         progress_bars: list[tqdm] = []
 
@@ -101,7 +122,7 @@ class Command(BaseCommand):
                 on_sampled=start_progress,
                 on_video=lambda row: progress_bars[0].update(1),
             )
-        except (PipelineError, ModelIntegrityError, OSError) as error:
+        except (PipelineError, OSError) as error:  # ModelIntegrityError is a PipelineError
             raise CommandError(str(error)) from error
         finally:
             for bar in progress_bars:

@@ -10,8 +10,16 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from workers.pipeline.datasets import DatasetError, read_dataset
+from workers.pipeline.face_extraction import TRAINING_PAD, TRAINING_PAD_MODE
 from workers.pipeline.model import REPO_ROOT
-from workers.pipeline.training import GRIDS, TRAINING_PAD, TRAINING_PAD_MODE, TrainingOptions, train_and_save
+from workers.pipeline.training import GRIDS, TrainingOptions, train_and_save
+
+# The choices that define a model, with the command's defaults. A preset fixes all of them, so its command
+# line reproduces the same model whatever the defaults become.
+MODEL_CHOICES = {"grid": "study", "components": 50, "whiten": False, "balance": "none", "flip": False, "min_age": None}
+# The deepfake study's own model: plain eigenfaces of the min-max scaled 100x100 crop (no mirroring, whitening,
+# weighting or age filter), 50 components, SVM chosen on the study's grid.
+PRESETS = {"study": dict(MODEL_CHOICES)}
 
 
 class Command(BaseCommand):
@@ -20,18 +28,23 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--data", type=Path, required=True, help="image folder, or a labels CSV")
         parser.add_argument("--labels", type=Path, help="CSV with path,gender[,race,age,group]; paths under --data")
-        parser.add_argument("--grid", choices=sorted(GRIDS), default="study")
+        parser.add_argument(
+            "--preset",
+            choices=sorted(PRESETS),
+            help="a named model: 'study' = the deepfake study's plain eigenfaces (50 components, its grid); "
+            "it fixes --grid, --components, --whiten, --balance, --flip and --min-age",
+        )
+        parser.add_argument("--grid", choices=sorted(GRIDS), help="grid searched (default study)")
         parser.add_argument("--out", type=Path, default=Path("models/default"), help="model folder to write")
         parser.add_argument("--min-age", type=int, help="train only on faces of at least this age")
-        parser.add_argument("--components", type=int, default=50, help="number of eigenfaces")
-        parser.add_argument("--whiten", action="store_true", help="whiten the PCA components")
+        parser.add_argument("--components", type=int, help="number of eigenfaces (default 50)")
+        parser.add_argument("--whiten", action="store_true", default=None, help="whiten the PCA components")
         parser.add_argument(
             "--balance",
             choices=["none", "class", "group"],
-            default="none",
-            help="sample weights: equal total weight per gender, or per gender x race",
+            help="sample weights: equal total weight per gender, or per gender x race (default none)",
         )
-        parser.add_argument("--flip", action="store_true", help="add mirrored training faces")
+        parser.add_argument("--flip", action="store_true", default=None, help="add mirrored training faces")
         parser.add_argument(
             "--search-samples",
             type=int,
@@ -47,18 +60,19 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         logging.basicConfig(level=logging.INFO if options["verbosity"] > 1 else logging.WARNING)
+        choices = model_choices(options)
         try:
             records = read_dataset(options["data"], options["labels"])
         except (DatasetError, OSError) as error:
             raise CommandError(str(error)) from error
         training = TrainingOptions(
-            grid=options["grid"],
+            grid=choices["grid"],
             search_samples=options["search_samples"] or None,
-            n_components=options["components"],
-            whiten=options["whiten"],
-            min_age=options["min_age"],
-            balance=options["balance"],
-            flip=options["flip"],
+            n_components=choices["components"],
+            whiten=choices["whiten"],
+            min_age=choices["min_age"],
+            balance=choices["balance"],
+            flip=choices["flip"],
             max_records=options["max_records"],
             pad=options["pad"],
             pad_mode=options["pad_mode"],
@@ -80,6 +94,17 @@ class Command(BaseCommand):
                     f"balanced={metrics['balanced_accuracy']:.4f} auc={metrics['roc_auc']:.4f} "
                     f"races={ {name: round(value, 4) for name, value in metrics['race_accuracy'].items()} }"
                 )
+
+
+def model_choices(options: dict) -> dict:
+    """The model-defining options: a preset's values, else those given, else the defaults."""
+    given = {key: options[key] for key in MODEL_CHOICES if options[key] is not None}
+    if not options["preset"]:
+        return {**MODEL_CHOICES, **given}
+    if given:
+        flags = ", ".join("--" + key.replace("_", "-") for key in given)
+        raise CommandError(f"--preset {options['preset']} fixes {flags}: leave them out")
+    return dict(PRESETS[options["preset"]])
 
 
 def _shown(path: Path) -> str:

@@ -11,21 +11,11 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .study import (
-    CATEGORIES,
-    ETHNICITIES,
-    FAKE_FAKE,
-    FAKE_REAL_AUDIO,
-    GENDERS,
-    REAL_FAKE_AUDIO,
-    REAL_REAL,
-    SIGNIFICANCE_LEVEL,
-    CellComparison,
-    CellStats,
-    StudyResult,
-    StudyVideoRow,
-)
-from .types import FEMALE, MALE
+from ..types import FEMALE, MALE
+from .aggregation import CellStats, StudyResult
+from .analysis import StudyVideoRow
+from .layout import CATEGORIES, ETHNICITIES, FAKE_FAKE, FAKE_REAL_AUDIO, GENDERS, REAL_FAKE_AUDIO, REAL_REAL
+from .statistics import SIGNIFICANCE_LEVEL, CellComparison
 
 # The study's published Tables 1 and 2 (mean ± sample std of per-video confidence, in %), for reference.
 PAPER_TABLES: dict[str, dict[tuple[str, str], tuple[float, float]]] = {
