@@ -104,7 +104,7 @@ def test_csv_has_the_sites_columns_and_rows(alice, alice_api):
     assert [(row["label"], float(row["p_female"])) for row in rows] == [("female", 0.9)]
 
 
-def test_frame_is_the_kept_jpeg(alice, alice_api):
+def test_frame_is_the_kept_jpeg(alice, alice_api, media_backend):
     job = make_job(alice)
     response = alice_api.get(reverse("api-v1-job-frame", args=[job.public_id, 0]), HTTP_ACCEPT="image/jpeg")
     assert response.status_code == 200 and b"".join(response.streaming_content) == jpeg_bytes()

@@ -54,7 +54,7 @@ def test_a_study_runs_with_the_model_it_names_and_an_unknown_one_is_refused(
     assert Job.objects.get(kind=Job.Kind.STUDY).model_version == ModelVersion.objects.get(name="eigen-b")
 
 
-def test_study_detail_and_report_files(staff):
+def test_study_detail_and_report_files(staff, media_backend):
     job = Job.objects.create(owner=staff, kind=Job.Kind.STUDY, status=Job.Status.SUCCEEDED, original_name="b.zip")
     media.save(f"{job.results_prefix}/study.json", json.dumps({"cells": []}).encode())
     media.save(f"{job.results_prefix}/secret.txt", b"not a report file")
