@@ -3,9 +3,11 @@
 Nothing in the archive is trusted. Every entry's name is normalised and refused when it is absolute, has a
 drive letter or backslash, or climbs out with ``..``; links and other special files, encrypted entries,
 too many videos, a declared unpacked size over the limit and decompression bombs are refused from the
-central directory alone. Only then are the videos unpacked, one by one, to paths built from the
-recognised layout (never from the archive's own spelling), each copy bounded by its declared size, and
-each video decoded from its first to its last frame.
+central directory alone, while the upload request waits; the request then only stores the archive by key
+(``studies/<hex>/archive.zip``). The worker unpacks a local copy of it in a temporary folder
+(``unpack_stored_archive``): the videos one by one, to paths built
+from the recognised layout (never from the archive's own spelling), each copy bounded by its declared size,
+and each video decoded from its first to its last frame.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import stat
 import unicodedata
 import zipfile
 import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from django.conf import settings
+from django.core.files.move import file_move_safe
 from django.core.files.uploadedfile import UploadedFile
 
 from workers.pipeline.study import METADATA_FILE, VIDEO_SUFFIXES, StudyVideo, study_video_from_path
@@ -38,6 +43,7 @@ from .validators import (
 
 logger = logging.getLogger(__name__)
 
+ARCHIVE_NAME = "archive.zip"  # where a study's archive waits in its folder until the worker unpacks it
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # an archive with entries, or an empty one
 ENCRYPTED_FLAG = 0x1
 # Folders and the odd file per video (macOS "._" twins) are fine; a listing far beyond that is not a study.
@@ -110,8 +116,8 @@ def _safe_name(text: str, fallback: str) -> str:
     return UNSAFE_NAME_CHARACTERS.sub("_", text).strip("_")[:80] or fallback
 
 
-def _unpacked_path(video: StudyVideo, suffix: str) -> str:
-    """Where a video goes, built from its recognised labels and a cleaned id and file name."""
+def canonical_path(video: StudyVideo, suffix: str) -> str:
+    """Where a study video goes in its folder, built from its labels and a cleaned id and file name."""
     stem = _safe_name(PurePosixPath(video.path).stem, "video")
     folders = [video.category, video.ethnicity, "men" if video.gender == MALE else "women"]
     if video.source_id:
@@ -148,7 +154,7 @@ def study_members(infos: list[zipfile.ZipInfo]) -> tuple[list[StudyMember], int]
                 f"The archive entry {name!r} would unpack to {ratio:.0f} times its packed size; "
                 "that is not a video but a decompression bomb."
             )
-        video = replace(video, path=_unpacked_path(video, suffix))
+        video = replace(video, path=canonical_path(video, suffix))
         if video.path in destinations:
             raise UploadRejected(f"The archive entry {name!r} names the same video as another entry.")
         destinations.add(video.path)
@@ -173,8 +179,8 @@ def check_study_archive_size(size_bytes: int | None) -> None:
         raise UploadRejected(f"This archive is too large: the limit is {limit}.", status=413)
 
 
-def unpack_study_archive(upload: UploadedFile | None, destination: Path) -> StudyArchive:
-    """Check a study ZIP completely and unpack its videos into ``destination``; on refusal nothing remains."""
+def check_study_archive(upload: UploadedFile | None) -> StudyArchive:
+    """Check a study ZIP from its signature and central directory alone (zipfile reads nothing else); UploadRejected."""
     if upload is None:
         raise UploadRejected("Choose a ZIP archive of study videos to upload.")
     check_study_archive_size(upload.size)
@@ -182,25 +188,77 @@ def unpack_study_archive(upload: UploadedFile | None, destination: Path) -> Stud
     if upload.read(4) not in ZIP_SIGNATURES:
         raise UploadRejected("This file is not a ZIP archive.")
     upload.seek(0)
-    try:
-        with zipfile.ZipFile(upload.file) as archive:
-            members, unpacked_bytes = study_members(archive.infolist())
-            destination.mkdir(parents=True, exist_ok=False)
-            try:
-                for member in members:
-                    _unpack_video(archive, member, destination)
-            except BaseException:
-                shutil.rmtree(destination, ignore_errors=True)
-                raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as error:
-        logger.info("Refused a study archive that zipfile cannot read: %s", error)
-        raise UploadRejected("This file is not a ZIP archive we can read (it may be damaged).") from None
+    with _opened(upload.file) as archive:
+        members, unpacked_bytes = study_members(archive.infolist())
     return StudyArchive(
         display_name=sanitize_display_name(upload.name),
         size_bytes=upload.size,
         members=members,
         unpacked_bytes=unpacked_bytes,
     )
+
+
+def store_study_archive(upload: UploadedFile, folder: Path) -> Path:
+    """Keep a checked archive as ``folder/ARCHIVE_NAME`` for the worker: moved when Django spooled it to disk."""
+    folder.mkdir(parents=True, exist_ok=False)
+    target = folder / ARCHIVE_NAME
+    if hasattr(upload, "temporary_file_path"):
+        file_move_safe(upload.temporary_file_path(), str(target))  # a rename on the same file system
+    else:
+        with target.open("xb") as sink:
+            for chunk in upload.chunks(COPY_CHUNK_BYTES):
+                sink.write(chunk)
+    target.chmod(settings.FILE_UPLOAD_PERMISSIONS or 0o600)
+    return target
+
+
+def archive_waiting(folder: Path) -> bool:
+    """Whether a study's folder still holds its archive (not unpacked yet, or unpacking was interrupted)."""
+    return (folder / ARCHIVE_NAME).is_file()
+
+
+def unpack_stored_archive(folder: Path, *, on_video: Callable[[], None] | None = None) -> int:
+    """Unpack the archive a study's folder holds, checking it all again; videos unpacked, or UploadRejected.
+
+    A run stopped half-way starts again from a clean folder. On refusal (an entry larger than its header says,
+    a damaged entry, a file that is not a video) the folder keeps nothing but the archive; once every video
+    is in place the archive goes. ``on_video`` is called before each video (the worker's heartbeat).
+    """
+    _clear_unpacked(folder)
+    try:
+        with _opened(folder / ARCHIVE_NAME) as archive:
+            members, _ = study_members(archive.infolist())
+            for member in members:
+                if on_video:
+                    on_video()
+                _unpack_video(archive, member, folder)
+    except BaseException:
+        _clear_unpacked(folder)
+        raise
+    (folder / ARCHIVE_NAME).unlink()
+    return len(members)
+
+
+@contextmanager
+def _opened(source) -> Iterator[zipfile.ZipFile]:
+    """A ZipFile over a path or file object; an archive zipfile cannot read is an UploadRejected."""
+    try:
+        with zipfile.ZipFile(source) as archive:
+            yield archive
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as error:
+        logger.info("Refused a study archive that zipfile cannot read: %s", error)
+        raise UploadRejected("This file is not a ZIP archive we can read (it may be damaged).") from None
+
+
+def _clear_unpacked(folder: Path) -> None:
+    """Remove whatever an earlier unpacking left in the folder, keeping the archive."""
+    for entry in folder.iterdir():
+        if entry.name == ARCHIVE_NAME:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def _unpack_video(archive: zipfile.ZipFile, member: StudyMember, destination: Path) -> None:

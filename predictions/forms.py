@@ -79,3 +79,20 @@ class StudyOptionsForm(forms.Form):
         if value is not None and value > settings.GENREC_MAX_VIDEO_FRAMES:
             raise forms.ValidationError(f"at most {settings.GENREC_MAX_VIDEO_FRAMES}")
         return value
+
+
+class StudyFileForm(forms.Form):
+    """The labels sent with one loose study video; services.study_draft_add checks them against the allowed values."""
+
+    draft = forms.CharField(required=False, max_length=32)
+    category = forms.CharField(required=False, max_length=40)
+    ethnicity = forms.CharField(required=False, max_length=40)
+    gender = forms.CharField(required=False, max_length=10)
+    path = forms.CharField(required=False, max_length=1000)
+
+
+class StudyRunForm(StudyOptionsForm):
+    """Run a draft study of loose files: which draft, its name and how each video is sampled."""
+
+    draft = forms.CharField(max_length=32)
+    name = forms.CharField(required=False, max_length=120)

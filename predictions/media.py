@@ -32,9 +32,12 @@ COPY_CHUNK_BYTES = 1024 * 1024
 _saving: tuple[int, ThreadPoolExecutor] | None = None  # (process id, its one saving thread)
 
 
-def save(key: str, content: bytes | IO[bytes]) -> str:
+def save(key: str, content: bytes | IO[bytes] | File) -> str:
     """Store bytes or a readable binary file under ``key`` exactly (replacing an object of that key); the key."""
-    stored = ContentFile(content) if isinstance(content, bytes) else File(content)
+    if isinstance(content, bytes):
+        stored = ContentFile(content)
+    else:  # a Django File as it is: the file system moves a spooled upload instead of copying it
+        stored = content if isinstance(content, File) else File(content)
     name = default_storage.save(key, stored)
     if name != key:  # a backend that renames on a clash would break every key the database holds
         default_storage.delete(name)
@@ -56,6 +59,11 @@ def open_file(key: str) -> IO[bytes]:
 def exists(key: str) -> bool:
     """Whether an object of that key is stored."""
     return default_storage.exists(key)
+
+
+def size(key: str) -> int:
+    """The size of one object in bytes."""
+    return default_storage.size(key)
 
 
 def delete(key: str) -> bool:

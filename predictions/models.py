@@ -186,6 +186,23 @@ class JobPart(models.Model):
         return f"part {self.index} [{self.start_frame}, {self.end_frame}) of job {self.job_id} ({self.status})"
 
 
+class StudyVideoResult(models.Model):
+    """One analysed video of a study, stored as it finishes, so a study that stops resumes after it."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="study_results")
+    path = models.CharField(max_length=500, help_text="The video's path in the study's folder.")
+    row = models.JSONField(help_text="The pipeline's StudyVideoRow of the video, as a dict.")
+    attempt = models.PositiveIntegerField(help_text="The job's attempt that analysed it.")
+    analysed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["job", "analysed_at"]
+        constraints = [models.UniqueConstraint(fields=["job", "path"], name="unique_study_video_per_job")]
+
+    def __str__(self) -> str:
+        return f"{self.path} of study {self.job_id} (attempt {self.attempt})"
+
+
 class AnalysedFrame(models.Model):
     """One analysed frame of a job, with or without faces: the timeline is these rows."""
 

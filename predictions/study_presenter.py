@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from workers.pipeline.study import CATEGORIES
 from workers.pipeline.study.report import GENDER_WORDS, PAPER_TABLES, TABLE_NUMBERS
+from workers.pipeline.study.runs import compare_runs, same_videos
 
 from .formatting import MISSING, interval, number, signed
 
@@ -88,3 +89,25 @@ def published_study_tables() -> list[dict]:
         }
         for category, table in PAPER_TABLES.items()
     ]
+
+
+def _mean_with_interval(mean: float | None, bounds: tuple[float, float] | None) -> str:
+    return MISSING if mean is None else f"{number(mean)} ({interval(bounds)})"
+
+
+def runs_comparison(document: dict, other: dict) -> dict:
+    """Two finished studies side by side, cell by cell: both means with their intervals and this minus the other."""
+    rows = []
+    for pair in compare_runs(other, document):
+        rows.append(
+            {
+                "category": pair.category,
+                "ethnicity": pair.ethnicity,
+                "gender": GENDER_WORDS[pair.gender],
+                "other_mean": _mean_with_interval(pair.means[0], pair.intervals[0]),
+                "this_mean": _mean_with_interval(pair.means[1], pair.intervals[1]),
+                "difference": signed(pair.difference),
+                "interval_shift": number(pair.interval_shift),
+            }
+        )
+    return {"rows": rows, "same_videos": same_videos(other, document), "settings": other.get("settings") or {}}

@@ -15,18 +15,28 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
-from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
-from . import intake, media, selectors
+from workers.pipeline.study import CATEGORIES, ETHNICITIES, GENDERS
+from workers.pipeline.study.report import GENDER_WORDS
+
+from . import intake, media, selectors, services
 from .api import accept_upload, json_error, login_required_json
 from .archives import check_study_archive_size
 from .formatting import whole_megabytes
-from .forms import DEFAULT_STUDY_EVERY_N_FRAMES, DEFAULT_STUDY_MAX_FRAMES, EVERY_N_FRAMES_MAX, StudyOptionsForm
+from .forms import (
+    DEFAULT_STUDY_EVERY_N_FRAMES,
+    DEFAULT_STUDY_MAX_FRAMES,
+    EVERY_N_FRAMES_MAX,
+    StudyFileForm,
+    StudyOptionsForm,
+    StudyRunForm,
+)
 from .model_presenter import model_choices
 from .models import Job
-from .study_presenter import study_report
-from .validators import UploadRejected
+from .study_presenter import runs_comparison, study_report
+from .validators import UploadRejected, check_content_length
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +82,7 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 @staff_required
 @require_GET
 def study_index(request: HttpRequest) -> HttpResponse:
-    """Upload a batch of FakeAVCeleb videos as a ZIP; the staff member's earlier studies below."""
+    """Upload a batch of FakeAVCeleb videos as a ZIP or as loose labelled files; the staff member's studies below."""
     studies = selectors.job_list_for_user(user=request.user).filter(kind=Job.Kind.STUDY)[:STUDY_LIST_LENGTH]
     context = {
         "studies": studies,
@@ -83,6 +93,11 @@ def study_index(request: HttpRequest) -> HttpResponse:
         "default_max_frames": DEFAULT_STUDY_MAX_FRAMES,
         "max_every_n_frames": EVERY_N_FRAMES_MAX,
         **model_choices(),
+        "label_choices": {
+            "categories": list(CATEGORIES),
+            "ethnicities": list(ETHNICITIES),
+            "genders": [[gender, GENDER_WORDS[gender]] for gender in GENDERS],
+        },
     }
     return render(request, "studies/index.html", context)
 
@@ -90,15 +105,41 @@ def study_index(request: HttpRequest) -> HttpResponse:
 @staff_required
 @require_GET
 def study_detail(request: HttpRequest, public_id) -> HttpResponse:
-    """A study: live progress while it runs, then its tables, comparison, figures and downloads."""
+    """A study: live progress while it runs, then its tables, comparison, figures and downloads.
+
+    ``?against=<id>`` of another finished study of the same staff member shows both runs cell by cell.
+    """
     job = selectors.study_get_for_user(user=request.user, public_id=public_id)
+    finished = job.status == Job.Status.SUCCEEDED
+    others = (
+        selectors.job_list_for_user(user=request.user)
+        .filter(kind=Job.Kind.STUDY, status=Job.Status.SUCCEEDED)
+        .exclude(pk=job.pk)[:STUDY_LIST_LENGTH]
+        if finished
+        else []
+    )
+    against = _other_study(request, others)
     context = {
         "job": job,
         "snapshot": selectors.job_snapshot(job),
-        "report": study_report(job.summary) if job.status == Job.Status.SUCCEEDED else None,
+        "report": study_report(job.summary) if finished else None,
         "files": study_files_stored(job),
+        "others": others,
+        "against": against,
+        "runs": runs_comparison(job.summary, against.summary) if against else None,
     }
     return render(request, "studies/detail.html", context)
+
+
+def _other_study(request: HttpRequest, others) -> Job | None:
+    """The finished study named by ``?against=``, among the staff member's own; 404 for any other id."""
+    wanted = request.GET.get("against")
+    if not wanted:
+        return None
+    match = next((other for other in others if str(other.public_id) == wanted), None)
+    if match is None:
+        raise Http404("No such study to compare with")
+    return match
 
 
 @staff_required
@@ -150,5 +191,47 @@ def _study_create_from_request(request: HttpRequest, options: dict) -> JsonRespo
         max_frames=options["max_frames"],
         model_version=options["model"],
     )
+    page = reverse("study-detail", kwargs={"public_id": job.public_id})
+    return JsonResponse({"job": selectors.job_snapshot(job), "page": page}, status=201)
+
+
+@csrf_exempt  # accept_upload runs the CSRF check itself, after the refusals that must not read the body
+@login_required_json
+@require_POST
+def study_file_add(request: HttpRequest) -> JsonResponse:
+    """Add one loose video with its labels to the staff member's draft study (a new draft when none is named)."""
+    if not request.user.is_staff:
+        return json_error(STAFF_ONLY_MESSAGE, 403)
+    return accept_upload(
+        request,
+        check_declared_size=check_content_length,
+        options_form=StudyFileForm,
+        options_error="Invalid labels for this video.",
+        create=_draft_add_from_request,
+    )
+
+
+def _draft_add_from_request(request: HttpRequest, fields: dict) -> JsonResponse:
+    added = services.study_draft_add(owner=request.user, file=request.FILES.get("file"), **fields)
+    return JsonResponse(added, status=201)
+
+
+@login_required_json
+@require_POST
+@csrf_protect
+def study_draft_run(request: HttpRequest) -> JsonResponse:
+    """Queue the staff member's draft study of loose files with its sampling options; 201 with its page."""
+    if not request.user.is_staff:
+        return json_error(STAFF_ONLY_MESSAGE, 403)
+    form = StudyRunForm(request.POST)
+    if not form.is_valid():
+        return json_error("Name the draft to run, with valid sampling options.", 400)
+    refusal = intake.limit_refusal(user=request.user)
+    try:
+        if refusal:
+            raise refusal
+        job = services.study_draft_start(owner=request.user, **form.cleaned_data)
+    except UploadRejected as rejected:
+        return json_error(rejected.message, rejected.status)
     page = reverse("study-detail", kwargs={"public_id": job.public_id})
     return JsonResponse({"job": selectors.job_snapshot(job), "page": page}, status=201)

@@ -23,4 +23,6 @@ urlpatterns = [
     path("studies/<uuid:public_id>/", study_views.study_detail, name="study-detail"),
     path("studies/<uuid:public_id>/files/<str:name>", study_views.study_file, name="study-file"),
     path("api/studies/", study_views.study_upload, name="study-upload"),
+    path("api/studies/files/", study_views.study_file_add, name="study-file-add"),
+    path("api/studies/run/", study_views.study_draft_run, name="study-draft-run"),
 ]

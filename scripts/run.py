@@ -149,6 +149,7 @@ def embedded_redis_command(url: str) -> list[str]:
     parts = urllib.parse.urlsplit(url)
     if parts.hostname not in LOOPBACK_HOSTS:
         raise QuickStartError(f"no Redis answers at {url}, and an embedded one can only serve this machine")
+    VAR_DIR.mkdir(parents=True, exist_ok=True)  # its working directory, even in a fresh clone
     command = [str(redis_server_binary()), "--bind", "127.0.0.1", "--port", str(parts.port or 6379)]
     command += ["--save", "", "--appendonly", "no", "--protected-mode", "yes", "--dir", str(VAR_DIR)]
     if parts.password:
@@ -282,7 +283,6 @@ def wait_until_ready(url: str, supervisor: Supervisor, stop_requested: threading
 def start_embedded_redis(supervisor: Supervisor, url: str) -> None:
     """Start the embedded Redis for url under supervisor and wait until it answers."""
     say(f"no Redis answers at {url}: starting an embedded one on 127.0.0.1")
-    VAR_DIR.mkdir(parents=True, exist_ok=True)  # its working directory, even in a fresh clone
     process = supervisor.start("redis", embedded_redis_command(url))
     deadline = time.monotonic() + 10
     while not redis_answers(url):

@@ -112,7 +112,7 @@ class StudyCreate(APIView):
         responses={201: serializers.StudySerializer, **ERRORS},
     )
     def post(self, request):
-        """Check and unpack the ZIP as the study page does, then queue it; 201 with the study."""
+        """Check the ZIP's central directory as the study page does, keep it and queue the study; 201 with it."""
         try:
             gateway.check_study_archive_size(int(request.META.get("CONTENT_LENGTH") or 0))
             refusal = gateway.limit_refusal(user=request.user)

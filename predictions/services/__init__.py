@@ -41,6 +41,7 @@ from .parts import (
     video_needs_split,
 )
 from .studies import study_create, study_finish, study_heartbeat, study_plan, study_record_video
+from .study_drafts import study_draft_add, study_draft_start
 
 __all__ = [
     "ModelSync",
@@ -80,6 +81,8 @@ __all__ = [
     "stale_before",
     "stale_error",
     "study_create",
+    "study_draft_add",
+    "study_draft_start",
     "study_finish",
     "study_heartbeat",
     "study_plan",

@@ -59,7 +59,7 @@ def _orphans_remove(now: datetime) -> int:
     """Remove uploads, study folders and result folders that no job row names, once they are older than an hour."""
     cutoff = now - ORPHAN_MIN_AGE
     uploads = set(Job.objects.exclude(upload_name="").values_list("upload_name", flat=True))
-    # A study folder without a row is left by a web process that died while unpacking its archive.
+    # A study folder without a row: a draft of loose files nobody ran, or a web process that died mid-upload.
     studies = set(Job.objects.filter(kind=Job.Kind.STUDY).values_list("upload_name", flat=True))
     results = {str(public_id) for public_id in Job.objects.values_list("public_id", flat=True)}
     return (

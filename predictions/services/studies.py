@@ -1,27 +1,25 @@
-"""Writes to study jobs (staff batches of FakeAVCeleb videos): create, count videos done, heartbeat, finish.
+"""Writes to study jobs (staff batches of FakeAVCeleb videos): create, record each video, heartbeat, finish.
 
-A study is a Job of kind ``study`` whose upload is the folder its archive's videos were unpacked into and
-whose frames_total / frames_done count videos; it shares the status rules of jobs.py (conditional updates
-that go on only when one row changed), its queueing, its final-state hooks and its purge.
+A study is a Job of kind ``study`` whose upload is its folder (the archive until the worker unpacks it, then
+the videos) and whose frames_total / frames_done count videos; each analysed video is kept as a
+StudyVideoResult, so a study that stops resumes at its first video without one. It shares the status rules
+of jobs.py (conditional updates that go on only when one row changed), its queueing, final-state hooks and purge.
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
 import uuid
 from functools import partial
-from pathlib import Path
 
-from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from .. import media
-from ..archives import unpack_study_archive
-from ..models import STUDIES_FOLDER, Job, ModelVersion
+from ..archives import ARCHIVE_NAME, check_study_archive
+from ..models import STUDIES_FOLDER, Job, ModelVersion, StudyVideoResult
 from ..selectors import job_counters, model_version_default
 from .jobs import job_enqueue, job_succeed
 
@@ -36,17 +34,19 @@ def study_create(
     max_frames: int | None,
     model_version: ModelVersion | None = None,
 ) -> Job:
-    """Check and unpack a study ZIP in a temporary folder, store its videos, create its PENDING job (its model
-    recorded as job_create does) and queue it.
+    """Check a study ZIP's central directory, store the archive by key for the worker, create its job and queue it.
 
-    Raises validators.UploadRejected with a readable message; on any failure no row and no object remain.
+    Its model is recorded as job_create does (the one chosen, else the default). The archive is stored as
+    ``studies/<hex>/archive.zip``; the worker unpacks a local copy of it (workers.study_runner) before its
+    first video. Raises validators.UploadRejected with a readable message; on any failure no row and no
+    object remain.
     """
     folder_name = uuid.uuid4().hex
     prefix = f"{STUDIES_FOLDER}/{folder_name}"
+    archive = check_study_archive(upload)
     try:
-        with tempfile.TemporaryDirectory(prefix="genrec-study-", dir=settings.FILE_UPLOAD_TEMP_DIR) as scratch:
-            archive = unpack_study_archive(upload, Path(scratch) / "videos")
-            media.save_tree(Path(scratch) / "videos", prefix)
+        upload.seek(0)
+        media.save(f"{prefix}/{ARCHIVE_NAME}", upload)
         with transaction.atomic():
             job = Job.objects.create(
                 owner=owner,
@@ -63,16 +63,22 @@ def study_create(
     except BaseException:
         media.delete_tree(prefix)
         raise
-    logger.info("Study %s: %d videos, %d bytes unpacked", job.public_id, len(archive.members), archive.unpacked_bytes)
+    logger.info("Study %s: %d videos, %d bytes declared", job.public_id, len(archive.members), archive.unpacked_bytes)
     return job
 
 
-def study_plan(*, job: Job, videos_total: int) -> None:
-    """Record how many videos the worker found in the unpacked folder (the total of the progress)."""
-    Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
-        frames_total=videos_total, heartbeat_at=timezone.now()
-    )
-    job.frames_total = videos_total
+def study_plan(*, job: Job, videos_total: int) -> dict[str, dict]:
+    """Record how many videos the worker found, and count those an earlier attempt finished; their rows by path."""
+    done = {result.path: result.row for result in job.study_results.all()}
+    counters = {
+        "frames_total": videos_total,
+        "frames_done": len(done),
+        "faces_found": sum(row["faces"] for row in done.values()),
+    }
+    Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(**counters, heartbeat_at=timezone.now())
+    for name, value in counters.items():
+        setattr(job, name, value)
+    return done
 
 
 def study_heartbeat(*, job: Job) -> bool:
@@ -80,13 +86,17 @@ def study_heartbeat(*, job: Job) -> bool:
     return Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now()) == 1
 
 
-def study_record_video(*, job: Job, faces: int) -> dict | None:
-    """Count one more video done and its faces; the job's counters, or None when it is no longer RUNNING."""
-    changed = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
-        frames_done=F("frames_done") + 1, faces_found=F("faces_found") + faces, heartbeat_at=timezone.now()
-    )
-    if changed != 1:
-        return None
+def study_record_video(*, job: Job, row: dict) -> dict | None:
+    """Keep one finished video's row and count it; the job's counters, or None when it is no longer RUNNING."""
+    with transaction.atomic():
+        changed = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+            frames_done=F("frames_done") + 1, faces_found=F("faces_found") + row["faces"], heartbeat_at=timezone.now()
+        )
+        if changed != 1:
+            return None
+        StudyVideoResult.objects.update_or_create(
+            job=job, path=row["path"], defaults={"row": row, "attempt": job.attempts}
+        )
     return job_counters(job=job)
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import PurePosixPath
 
 import pytest
 from django.urls import reverse
 
 from predictions import media, services
+from predictions.archives import ARCHIVE_NAME
 from predictions.models import Job, ModelVersion
 from tests.study_helpers import face_study_zip, study_zip
 
@@ -26,7 +26,9 @@ def test_staff_creates_a_study_from_a_zip(staff, tmp_path, settings, django_capt
     job = Job.objects.get(kind=Job.Kind.STUDY)
     assert response.json()["job"]["id"] == str(job.public_id) and response.json()["report"] is None
     assert job.frames_total == 3 and job.every_n_frames == 2 and job.max_frames == 4 and len(queued) == 1
-    assert sorted(PurePosixPath(key).suffix for key in media.walk(job.upload_key)) == [".mp4"] * 3
+    # The archive is stored by key as it came for the worker, which unpacks it.
+    assert list(media.walk(job.upload_key)) == [f"{job.upload_key}/{ARCHIVE_NAME}"]
+    assert media.read_bytes(f"{job.upload_key}/{ARCHIVE_NAME}") == archive.read_bytes()
 
 
 def test_a_refused_archive_is_a_json_400_and_leaves_nothing(staff, tmp_path, settings):

@@ -18,10 +18,12 @@ from django.urls import reverse
 
 from genrec_site.asgi import application
 from predictions import media, services
-from predictions.models import Job
+from predictions.archives import ARCHIVE_NAME
+from predictions.models import Job, StudyVideoResult
 from tests.integration.test_job_flow import watch
 from tests.integration.test_split_video import wait_until_idle
 from tests.jobs_helpers import session_headers
+from tests.predictions.test_archives import damaged_in_the_middle
 from tests.study_helpers import STUDY_ENTRIES, face_study_zip, study_zip, symlink_zip
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
@@ -54,7 +56,7 @@ def test_staff_study_runs_to_its_report_with_progress_per_video(
     job = Job.objects.get(public_id=response.json()["job"]["id"], owner=staff)
     assert job.kind == Job.Kind.STUDY and job.frames_total == len(STUDY_ENTRIES)
     unpacked = job.upload_key
-    assert len(list(media.walk(unpacked))) == len(STUDY_ENTRIES)
+    assert list(media.walk(unpacked)) == [f"{unpacked}/{ARCHIVE_NAME}"]  # the worker unpacks it
 
     snapshot, messages = asyncio.run(watch(job, headers, worker()))
 
@@ -82,6 +84,9 @@ def test_staff_study_runs_to_its_report_with_progress_per_video(
     assert cells[("FakeVideo-FakeAudio", "Asian (East)", "female")]["videos_sampled"] == 1
     assert sum(cell["videos_sampled"] for cell in cells.values()) == len(STUDY_ENTRIES)
     assert all(row["frames_analyzed"] == MAX_FRAMES for row in job.summary["videos"])
+    results = StudyVideoResult.objects.filter(job=job)
+    assert sorted(results.values_list("path", flat=True)) == sorted(row["path"] for row in job.summary["videos"])
+    assert set(results.values_list("attempt", flat=True)) == {1}
     assert job.summary["settings"]["root"] == "study.zip"  # never the server's folder
 
     page = client.get(reverse("study-detail", args=[job.public_id])).content.decode()
@@ -139,6 +144,20 @@ def test_cancelled_study_stops_and_leaves_no_videos_or_report(staff, client, tmp
     job.refresh_from_db()
     assert job.status == Job.Status.CANCELLED and job.frames_done < len(STUDY_ENTRIES)
     assert list(media.walk(unpacked)) == [] and not media.exists(f"{job.results_prefix}/study.json")
+
+
+def test_archive_refused_only_while_unpacking_fails_the_study_and_leaves_no_files(staff, client, tmp_path, worker):
+    archive = damaged_in_the_middle(face_study_zip(tmp_path, frames=CLIP_FRAMES))
+    headers = session_headers(client, staff)
+    response = post_study(client, archive)
+    assert response.status_code == 201, response.content  # the central directory is clean
+    job = Job.objects.get(public_id=response.json()["job"]["id"])
+
+    _, messages = asyncio.run(watch(job, headers, worker()))
+
+    assert messages[-1]["job"]["status"] == "FAILED"
+    assert "could not be unpacked" in messages[-1]["job"]["error"] and "damaged" in messages[-1]["job"]["error"]
+    assert list(media.walk(job.upload_key)) == [] and not StudyVideoResult.objects.exists()
 
 
 def queued_tasks(celery_app) -> int:

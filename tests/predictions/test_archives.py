@@ -1,4 +1,4 @@
-"""Study ZIPs: every entry is judged from the central directory before anything is unpacked; good ones unpack safely."""
+"""Study ZIPs: every entry is judged from the central directory at upload; the worker unpacks good ones safely."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ import zipfile
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from predictions.archives import entry_parts, study_members, unpack_study_archive
+from predictions.archives import (
+    ARCHIVE_NAME,
+    archive_waiting,
+    check_study_archive,
+    entry_parts,
+    store_study_archive,
+    study_members,
+    unpack_stored_archive,
+)
 from predictions.validators import UploadRejected
 from tests.study_helpers import STUDY_ENTRIES, face_study_zip, study_zip, symlink_zip, zip_infos
 from workers.pipeline.study import find_study_videos
@@ -18,6 +26,25 @@ VIDEO_ENTRY = "RealVideo-RealAudio/African/men/id00001/00001.mp4"
 
 def uploaded(path) -> SimpleUploadedFile:
     return SimpleUploadedFile(path.name, path.read_bytes(), content_type="application/zip")
+
+
+def stored(archive, folder):
+    """What the upload request does: check the central directory, keep the archive in the study's folder."""
+    upload = uploaded(archive)
+    checked = check_study_archive(upload)
+    store_study_archive(upload, folder)
+    return checked
+
+
+def damaged_in_the_middle(archive):
+    """The archive with a byte of its first entry's packed data changed: its directory still looks right."""
+    with zipfile.ZipFile(archive) as reader:
+        info = reader.infolist()[0]
+    data = bytearray(archive.read_bytes())
+    middle = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + info.compress_size // 2
+    data[middle] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    return archive
 
 
 @pytest.mark.parametrize(
@@ -102,45 +129,57 @@ def test_declared_unpacked_size_over_the_limit_is_refused(settings):
         study_members([info])
 
 
-def test_decompression_bomb_is_refused_before_unpacking(tmp_path):
+def test_decompression_bomb_is_refused_from_the_directory(tmp_path):
     archive = study_zip(tmp_path / "bomb.zip", {VIDEO_ENTRY: bytes(8 * 1024 * 1024)})
-    destination = tmp_path / "unpacked"
     with pytest.raises(UploadRejected, match="decompression bomb"):
-        unpack_study_archive(uploaded(archive), destination)
-    assert not destination.exists()
+        check_study_archive(uploaded(archive))
 
 
-def test_symlink_archive_is_refused_and_nothing_is_unpacked(tmp_path):
+def test_symlink_archive_is_refused_from_the_directory(tmp_path):
     archive = symlink_zip(tmp_path / "link.zip", VIDEO_ENTRY, "/etc/passwd")
-    destination = tmp_path / "unpacked"
     with pytest.raises(UploadRejected, match="symbolic link"):
-        unpack_study_archive(uploaded(archive), destination)
-    assert not destination.exists()
-
-
-def test_entry_that_is_not_really_a_video_is_refused_and_the_folder_removed(tmp_path):
-    clip_and_fake = face_study_zip(tmp_path, entries=STUDY_ENTRIES[:1])
-    with zipfile.ZipFile(clip_and_fake, "a") as archive:
-        archive.writestr("FakeVideo-FakeAudio/African/men/id9/9.mp4", b"<?php system($_GET['c']); ?>" * 4)
-    destination = tmp_path / "unpacked"
-    with pytest.raises(UploadRejected, match="FakeVideo-FakeAudio/African/men/id9/9.mp4"):
-        unpack_study_archive(uploaded(clip_and_fake), destination)
-    assert not destination.exists()
+        check_study_archive(uploaded(archive))
 
 
 def test_not_a_zip_is_refused(tmp_path):
     with pytest.raises(UploadRejected, match="not a ZIP"):
-        unpack_study_archive(SimpleUploadedFile("study.zip", b"%PDF-1.7 not an archive"), tmp_path / "unpacked")
+        check_study_archive(SimpleUploadedFile("study.zip", b"%PDF-1.7 not an archive"))
 
 
-def test_good_archive_unpacks_videos_the_study_finds_in_their_cells(tmp_path):
+def test_entry_that_is_not_really_a_video_is_refused_when_unpacked_leaving_only_the_archive(tmp_path):
+    clip_and_fake = face_study_zip(tmp_path, entries=STUDY_ENTRIES[:1])
+    with zipfile.ZipFile(clip_and_fake, "a") as archive:
+        archive.writestr("FakeVideo-FakeAudio/African/men/id9/9.mp4", b"<?php system($_GET['c']); ?>" * 4)
+    folder = tmp_path / "study"
+    stored(clip_and_fake, folder)  # the directory is clean: only unpacking finds out
+    with pytest.raises(UploadRejected, match="FakeVideo-FakeAudio/African/men/id9/9.mp4"):
+        unpack_stored_archive(folder)
+    assert [path.name for path in folder.rglob("*")] == [ARCHIVE_NAME]
+
+
+def test_entry_whose_data_does_not_match_its_header_is_refused_when_unpacked(tmp_path):
+    archive = damaged_in_the_middle(face_study_zip(tmp_path, frames=4))
+    folder = tmp_path / "study"
+    stored(archive, folder)
+    with pytest.raises(UploadRejected, match="damaged and cannot be unpacked"):
+        unpack_stored_archive(folder)
+    assert [path.name for path in folder.rglob("*")] == [ARCHIVE_NAME]
+
+
+def test_good_archive_is_kept_at_upload_and_unpacked_by_the_worker_into_its_cells(tmp_path):
     archive = face_study_zip(tmp_path, frames=4)
-    destination = tmp_path / "unpacked"
+    folder = tmp_path / "study"
 
-    result = unpack_study_archive(uploaded(archive), destination)
+    checked = stored(archive, folder)
+    assert len(checked.members) == 3 and checked.display_name == "study.zip"
+    assert archive_waiting(folder) and [path.name for path in folder.iterdir()] == [ARCHIVE_NAME]
+    (folder / "RealVideo-RealAudio").mkdir()  # what an unpacking stopped half-way left
+    (folder / "RealVideo-RealAudio" / "partial.mp4").write_bytes(b"\x00" * 10)
 
-    assert len(result.members) == 3 and result.display_name == "study.zip"
-    found = find_study_videos(destination)
-    assert sorted(video.cell for video in found) == sorted(member.video.cell for member in result.members)
+    assert unpack_stored_archive(folder) == 3
+
+    assert not archive_waiting(folder)
+    found = find_study_videos(folder)
+    assert sorted(video.cell for video in found) == sorted(member.video.cell for member in checked.members)
     assert {video.ethnicity for video in found} == {"African", "Asian (East)"}
-    assert sum(1 for path in destination.rglob("*") if path.is_file()) == 3
+    assert sum(1 for path in folder.rglob("*") if path.is_file()) == 3

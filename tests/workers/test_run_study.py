@@ -6,22 +6,26 @@ import csv
 import io
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 from scipy import stats
 
+from workers.management.commands.run_study import DEFAULT_EVERY_N_FRAMES
 from workers.pipeline.analysis import Analyzer
 from workers.pipeline.config import DEFAULT_DETECTION
 from workers.pipeline.model import MANIFEST_FILE, default_model_dir, load_model
 from workers.pipeline.study import FAKE_FAKE, REAL_REAL, normalize_ethnicity
 from workers.pipeline.summary import track_and_summarize
 from workers.pipeline.types import FEMALE, MALE
+from workers.pipeline.video import probe
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ETHNICITY_FOLDERS = ("African", "Asian_East", "Caucasian_American")  # assigned round-robin: the clips have none
@@ -196,3 +200,34 @@ def test_manage_py_run_study_runs_with_debug_on(shared_data, model_dir, tmp_path
     assert "Asian (South) men: " in completed.stdout
     [row] = [row for row in csv.DictReader((tmp_path / "out" / "study.csv").open()) if row["category"] == REAL_REAL]
     assert row["ethnicity"] == "Asian (South)" and int(row["frames_analyzed"]) == 2
+
+
+def test_run_study_defaults_say_their_duration_first_and_compare_with_another_run(study_run, tmp_path):
+    root, out, _, other, _ = study_run
+    stdout = io.StringIO()
+
+    call_command(
+        "run_study", str(root), "--per-group", str(PER_GROUP), "--max-frames", str(MAX_FRAMES), "--jobs", "2",
+        "--against", str(out / "study.json"), "--out", str(tmp_path / "again"), stdout=stdout, stderr=io.StringIO(),
+    )  # fmt: skip
+
+    document = json.loads((tmp_path / "again" / "study.json").read_text())
+    assert document["settings"]["every_n_frames"] == DEFAULT_EVERY_N_FRAMES
+    assert document["settings"]["detection"] == asdict(DEFAULT_DETECTION)
+    lines = stdout.getvalue().splitlines()
+    # First, before any video: the frames the sampled videos will be read up to, from a probe of each.
+    frames = sum(
+        min(probe(root / row["path"]).frame_count, MAX_FRAMES * DEFAULT_EVERY_N_FRAMES) for row in document["videos"]
+    )
+    heading = f"{len(document['videos'])} videos, {frames} frames to read: expected about "
+    assert re.fullmatch(re.escape(heading) + r"\d+\.\d min .*", lines[0]), lines[0]
+    # Then, per cell, the other run and this one side by side with this minus the other.
+    mine = {(cell["category"], cell["ethnicity"], cell["gender"]): cell for cell in document["cells"]}
+    for cell in other["cells"]:
+        key = (cell["category"], cell["ethnicity"], cell["gender"])
+        if cell["mean_confidence_pct"] is None or mine[key]["mean_confidence_pct"] is None:
+            continue
+        difference = mine[key]["mean_confidence_pct"] - cell["mean_confidence_pct"]
+        [line] = [line for line in lines if line.startswith(" ".join(key) + ": ") and " | " in line]
+        assert f": {cell['mean_confidence_pct']:.2f}" in line.split(" | ")[0]
+        assert line.split(" | ")[2].startswith(f"{difference:+.2f}")

@@ -19,6 +19,7 @@ from .layout import (
     DEFAULT_PER_GROUP,
     DEFAULT_SEED,
     StudyLayoutError,
+    StudyVideo,
     find_study_videos,
     sample_per_cell,
 )
@@ -36,9 +37,12 @@ def run_study(
     options: AnalysisOptions | None = None,
     jobs: int | None = None,
     on_video: Callable[[StudyVideoRow], None] | None = None,
-    on_sampled: Callable[[int], None] | None = None,
+    on_sampled: Callable[[list[StudyVideo]], None] | None = None,
 ) -> StudyResult:
-    """Find, sample, analyse and summarise; the categories of ``comparison`` are always analysed."""
+    """Find, sample, analyse and summarise; the categories of ``comparison`` are always analysed.
+
+    ``on_sampled`` gets the sampled videos before any is analysed (the command prints its expected duration).
+    """
     options = options or AnalysisOptions()
     jobs = jobs or len(os.sched_getaffinity(0))
     wanted = list(dict.fromkeys([*categories, *comparison]))
@@ -56,7 +60,7 @@ def run_study(
         "%d videos in %d cells; %d sampled (up to %d per cell)", len(videos), len(tree_counts), len(sampled), per_group
     )
     if on_sampled:
-        on_sampled(len(sampled))
+        on_sampled(sampled)
     rows = analyze_study_videos(sampled, root, options, jobs=jobs, on_video=on_video)
     settings = StudySettings(
         root=str(root),
