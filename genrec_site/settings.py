@@ -167,8 +167,31 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # WhiteNoise gets no STATIC_ROOT to look into.
 STATIC_MANIFEST = envbool("STATIC_MANIFEST", False)
 STATIC_ROOT = BASE_DIR / "staticfiles" if STATIC_MANIFEST else None
+# Media (uploads, annotated frames, study videos and reports) goes through Django's storage API:
+# GENREC_MEDIA_STORAGE=fs keeps it under MEDIA_ROOT (the quick start, one machine); s3 puts it in a private
+# S3-compatible bucket (MinIO in compose), so web, workers and beat share no folder and may run on any host.
+GENREC_MEDIA_STORAGE = os.environ.get("GENREC_MEDIA_STORAGE", "fs").strip().lower() or "fs"
+if GENREC_MEDIA_STORAGE not in ("fs", "s3"):
+    raise ImproperlyConfigured(f"GENREC_MEDIA_STORAGE={GENREC_MEDIA_STORAGE!r}: use fs or s3.")
+AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "genrec-media")
+AWS_S3_ENDPOINT_URL = os.environ.get("AWS_S3_ENDPOINT_URL") or None  # None: Amazon S3 itself
+AWS_ACCESS_KEY_ID = envsecret("AWS_ACCESS_KEY_ID")
+AWS_SECRET_ACCESS_KEY = envsecret("AWS_SECRET_ACCESS_KEY")
+AWS_S3_REGION_NAME = os.environ.get("AWS_S3_REGION_NAME") or "us-east-1"
+# Objects are private: no ACL is ever sent (the bucket's own policy, private, applies) and every URL is signed
+# and short-lived. Workers read videos through such a URL; people never see one.
+AWS_DEFAULT_ACL = None
+AWS_QUERYSTRING_AUTH = True
+AWS_QUERYSTRING_EXPIRE = envint("AWS_QUERYSTRING_EXPIRE", 300)
+AWS_S3_FILE_OVERWRITE = True  # keys are UUIDs or per-job frame numbers: a re-run replaces its own frame
+AWS_S3_SIGNATURE_VERSION = "s3v4"
+AWS_S3_ADDRESSING_STYLE = os.environ.get("AWS_S3_ADDRESSING_STYLE") or ("path" if AWS_S3_ENDPOINT_URL else None)
+MEDIA_STORAGE_BACKENDS = {
+    "fs": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"allow_overwrite": True}},
+    "s3": {"BACKEND": "storages.backends.s3.S3Storage"},
+}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": MEDIA_STORAGE_BACKENDS[GENREC_MEDIA_STORAGE],
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if STATIC_MANIFEST

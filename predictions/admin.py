@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import cv2
+import numpy as np
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -12,9 +13,9 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from . import services
+from . import media, services
 from .models import Detection, Job, JobPart, ModelVersion
-from .selectors import job_frame_path
+from .selectors import job_frame_key
 
 THUMBNAIL_WIDTH = 160
 DETECTIONS_PREVIEWED = 50
@@ -22,8 +23,8 @@ DETECTIONS_PREVIEWED = 50
 
 def thumbnail_data_url(job: Job) -> str | None:
     """The first kept result frame, shrunk and inlined: staff see it without an owner-checked file view."""
-    path = next(filter(None, (job_frame_path(job, index) for index in job.result_frames)), None)
-    image = cv2.imread(str(path)) if path else None
+    key = next(filter(None, (job_frame_key(job, index) for index in job.result_frames)), None)
+    image = cv2.imdecode(np.frombuffer(media.read_bytes(key), np.uint8), cv2.IMREAD_COLOR) if key else None
     if image is None:
         return None
     height, width = image.shape[:2]

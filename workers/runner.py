@@ -23,7 +23,7 @@ from django.conf import settings
 
 from genrec_site.celery import app as celery_app
 from genrec_site.celery import queue_name
-from predictions import events, selectors, services
+from predictions import events, media, selectors, services
 from predictions.models import Job, JobPart
 from workers.pipeline.analysis import Analyzer, read_image
 from workers.pipeline.annotation import annotate
@@ -165,7 +165,11 @@ def run_job(job: Job) -> None:
 def plan_video(job: Job) -> list[JobPart]:
     """Cut a video into its parts (one, or one per worker process for a long one)."""
     # The upload's checks probed the video; only a job created before they kept what they learned probes again.
-    info = job.video_info or probe(job.upload_path)
+    if job.video_info is None:
+        with media.video_source(job.upload_key) as source:
+            info = probe(source)
+    else:
+        info = job.video_info
     parts_wanted = split_parts_wanted() if services.video_needs_split(job=job, info=info) else 1
     return services.job_plan_video(
         job=job, info=info, parts=parts_wanted, redetect_every=DEFAULT_DETECTION.redetect_every
@@ -175,7 +179,7 @@ def plan_video(job: Job) -> list[JobPart]:
 def run_image(job: Job, model: GenderModel) -> None:
     """Analyse one image with the job's model, keep its annotated copy and finish the job."""
     services.job_plan_image(job=job)
-    bgr = read_image(job.upload_path)
+    bgr = read_image(media.read_bytes(job.upload_key))
     faces = thread_analyzer(model).analyze_image(bgr).faces
     recorder = FrameRecorder(job)
     recorder.on_frame(FrameResult(index=0, time_seconds=0.0, faces=faces), bgr)
@@ -187,14 +191,16 @@ def run_part(part: JobPart) -> None:
     """Analyse a claimed frame range from where its stored frames stop; the part completing the set finishes the job."""
     job = part.job
     recorder = FrameRecorder(job, part)
-    thread_analyzer(job_model(job)).analyze_video(
-        job.upload_path,
-        every_n_frames=job.every_n_frames,
-        start_frame=part.frames_stored_until,
-        end_frame=None if services.part_is_last(part) else part.end_frame,
-        on_frame=recorder.on_frame,
-        should_stop=recorder.control.should_stop,
-    )
+    model = job_model(job)
+    with media.video_source(job.upload_key) as source:  # a temporary copy on object storage, always removed
+        thread_analyzer(model).analyze_video(
+            source,
+            every_n_frames=job.every_n_frames,
+            start_frame=part.frames_stored_until,
+            end_frame=None if services.part_is_last(part) else part.end_frame,
+            on_frame=recorder.on_frame,
+            should_stop=recorder.control.should_stop,
+        )
     recorder.close()
     if services.job_part_done(part=part):
         finish_job(job)
@@ -221,6 +227,7 @@ class FrameRecorder:
         self.job = job
         self.part = part
         self.kept_frames = set(job.result_frames)
+        self.saver = media.BackgroundSaver()  # annotated frames are stored while the analysis goes on
         self.buffer: list[FrameResult] = []
         self.control = RunControl(
             job, is_running=partial(selectors.job_is_running, job=job, part=part), share=job.parts_total
@@ -229,11 +236,11 @@ class FrameRecorder:
 
     def on_frame(self, frame: FrameResult, bgr: np.ndarray) -> None:
         """Called by the pipeline for every analysed frame."""
-        kept = self._keep_frame(frame, bgr)
+        self._keep_frame(frame, bgr)
         self.control.throttle.add(
             points=[events.frame_point(frame)],
             latest_faces=events.frame_faces(frame),
-            latest_frame_index=frame.index if kept else None,
+            latest_frame_index=self.saver.latest_tag,  # only a frame already stored: the page loads it at once
         )
         self.buffer.append(frame)
         due = time.monotonic() - self._last_flush >= settings.GENREC_RESULT_FLUSH_SECONDS
@@ -256,16 +263,17 @@ class FrameRecorder:
         self.control.throttle.send(**counters, force=final)
 
     def close(self) -> None:
-        """Write what is left and send the last progress event of this run."""
+        """Store the frames still on their way, write what is left and send the last progress event of this run."""
+        self.saver.close()
+        self.control.throttle.add(latest_frame_index=self.saver.latest_tag)
         self.flush(final=True)
 
-    def _keep_frame(self, frame: FrameResult, bgr: np.ndarray) -> bool:
-        """Encode the annotated frame once if it is one the result page shows; whether it was written."""
+    def _keep_frame(self, frame: FrameResult, bgr: np.ndarray) -> None:
+        """Encode the annotated frame once if it is one the result page shows, and hand it to the saver."""
         if frame.index not in self.kept_frames:
-            return False
-        path = self.job.result_frame_path(frame.index)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not cv2.imwrite(str(path), annotate(bgr, frame.faces), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
-            logger.warning("Could not write the result frame %s", path)
-            return False
-        return True
+            return
+        encoded, jpeg = cv2.imencode(".jpg", annotate(bgr, frame.faces), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        if not encoded:
+            logger.warning("Could not encode result frame %d of job %s", frame.index, self.job.public_id)
+            return
+        self.saver.save(self.job.result_frame_key(frame.index), jpeg.tobytes(), tag=frame.index)

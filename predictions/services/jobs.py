@@ -8,7 +8,6 @@ they are given: the pipeline's work (tracking, summaries) is the worker's.
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -23,9 +22,9 @@ from genrec_site.celery import app as celery_app
 from genrec_site.celery import queue_name
 from workers.pipeline.types import FrameResult, VideoSummary, analysed_frames
 
-from .. import counters, events
+from .. import counters, events, media
 from ..models import AnalysedFrame, Detection, Job, JobPart, ModelVersion
-from ..selectors import job_counters, job_snapshot, model_version_default
+from ..selectors import job_counters, job_frames_written, job_snapshot, model_version_default
 from ..validators import ValidatedUpload
 from .owners import owner_gone, this_worker
 
@@ -165,7 +164,7 @@ def _results_reset(job: Job) -> None:
     Job.objects.filter(pk=job.pk).update(frames_done=0, faces_found=0, parts_total=0, summary={})
     job.frames_done = job.faces_found = job.parts_total = 0
     job.summary = {}
-    shutil.rmtree(job.results_dir, ignore_errors=True)
+    media.delete_tree(job.results_prefix)
 
 
 def job_plan_image(*, job: Job) -> None:
@@ -270,7 +269,7 @@ def job_finish(
     was no longer RUNNING.
     """
     job.refresh_from_db(fields=["result_frames"])
-    kept = [index for index in job.result_frames if job.result_frame_path(index).is_file()]
+    kept = job_frames_written(job)
     smoothed = p_female_smoothed or {}
     rows = [
         (track_ids.get((frame_index, face_index)), smoothed.get((frame_index, face_index)), pk)
@@ -350,28 +349,26 @@ def job_ended(job_pk: int) -> None:
 
 
 def upload_delete(*, job: Job) -> bool:
-    """Delete the job's upload (a file, or a study's folder of videos) if it still exists."""
-    path = job.upload_path
-    if path is None or not path.exists():
+    """Delete the job's upload (one object, or a study's videos under its prefix) if it still exists."""
+    key = job.upload_key
+    if key is None:
         return False
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
-    return True
+    if job.kind == Job.Kind.STUDY:
+        return media.delete_tree(key) > 0
+    return media.delete(key)
 
 
 def job_delete(*, job: Job) -> None:
     """Delete a job with its upload and result frames (a running job is cancelled first so workers stop)."""
     job_cancel(job=job)
     upload_delete(job=job)
-    shutil.rmtree(job.results_dir, ignore_errors=True)
+    media.delete_tree(job.results_prefix)
     job.delete()
 
 
 def job_retry(*, job: Job) -> bool:
     """Put a FAILED or CANCELLED job back in the queue (admin); False when it is not ended or its upload is gone."""
-    if job.upload_path is None or not job.upload_path.is_file():
+    if job.upload_key is None or job.kind == Job.Kind.STUDY or not media.exists(job.upload_key):
         return False
     with transaction.atomic():
         changed = Job.objects.filter(pk=job.pk, status__in=(Job.Status.FAILED, Job.Status.CANCELLED)).update(
