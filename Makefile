@@ -56,5 +56,9 @@ bench: install-dev
 	mkdir -p $(BENCH_RESULTS)
 	$(BIN)/python bench/pipeline.py --repeats 2 --json $(BENCH_RESULTS)/pipeline.json
 	$(BIN)/python bench/scaling.py --json $(BENCH_RESULTS)/scaling.json
+	$(BIN)/python bench/scaling.py --storage s3 --json $(BENCH_RESULTS)/scaling-s3.json
+	$(BIN)/python bench/media_read.py --json $(BENCH_RESULTS)/media-read.json
 	$(BIN)/python bench/latency.py --json $(BENCH_RESULTS)/latency.json
 	$(BIN)/python bench/load.py --json $(BENCH_RESULTS)/load.json
+	$(BIN)/python bench/load.py --videos 2 --video-frames 6000 --users 4 --images 8 --photo-every 1 --photo-delay 3 \
+		--json $(BENCH_RESULTS)/load-photos.json

@@ -45,11 +45,86 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class Platform:
-    """Redis, daphne, one Celery worker with ``workers`` pool processes and beat, on a temporary database and media."""
+class LocalS3:
+    """An S3-protocol server on loopback in a process of its own (moto's ``moto_server``, as MinIO would be), with
+    one bucket; ``environment(...)`` points the platform at it."""
 
-    def __init__(self, *, workers: int, workdir: Path, env: dict[str, str] | None = None) -> None:
+    access_key, secret_key, region = "bench", "bench-secret", "us-east-1"
+
+    def __init__(self, bucket: str = "bench-media") -> None:
+        self.bucket = bucket
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def client(self):
+        """A boto3 client of the server."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name=self.region,
+        )
+
+    def environment(self) -> dict[str, str]:
+        """GENREC_MEDIA_STORAGE=s3 and the conventional AWS_* names for this server's bucket."""
+        return {
+            "GENREC_MEDIA_STORAGE": "s3",
+            "AWS_STORAGE_BUCKET_NAME": self.bucket,
+            "AWS_S3_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_S3_REGION_NAME": self.region,
+        }
+
+    def keys(self) -> list[str]:
+        """Every key in the bucket."""
+        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+    def __enter__(self) -> LocalS3:
+        binary = Path(sys.executable).with_name("moto_server")
+        self.process = subprocess.Popen(
+            [str(binary), "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while True:
+            try:
+                self.client().create_bucket(Bucket=self.bucket)
+                return self
+            except Exception:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.__exit__()
+                    raise
+                time.sleep(0.2)
+
+    def __exit__(self, *exc_info) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait()
+            self.process = None
+
+
+class Platform:
+    """Redis, daphne, Celery workers and beat, on a temporary database and media.
+
+    The quick start's workers (one on every queue with ``workers`` prefork pool processes, one process kept for
+    photos); or, with ``separate_workers``, ``workers`` Celery
+    workers of one process each, every one with a MEDIA_ROOT and a temporary folder of its own (hosts that share
+    no directory).
+    """
+
+    def __init__(
+        self, *, workers: int, workdir: Path, env: dict[str, str] | None = None, separate_workers: bool = False
+    ) -> None:
         self.workers = workers
+        self.separate_workers = separate_workers
         self.workdir = workdir
         self.port = free_port()
         self.redis_url = f"redis://127.0.0.1:{free_port()}/0"
@@ -92,7 +167,14 @@ class Platform:
         )
         self._start("web", [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), launcher.ASGI_APP])
         celery = [python, "-m", "celery", "-A", "genrec_site"]
-        self._start("worker", celery + ["worker", "--loglevel=WARNING", f"--concurrency={self.workers}"])
+        if self.separate_workers:
+            for number in range(1, self.workers + 1):
+                worker = ["worker", "--loglevel=WARNING", "--concurrency=1", "-n", f"worker-{number}@%h"]
+                self._start(f"worker-{number}", celery + worker, env=self.worker_env(number))
+        else:
+            # The quick start's worker layout: one worker on every queue, one process kept for photos.
+            for name, (command, env) in launcher.worker_commands(python, self.workers, loglevel="WARNING").items():
+                self._start(name, command, env)
         self._start("beat", celery + ["beat", "--loglevel=WARNING", f"--schedule={self.workdir / 'beat-schedule'}"])
         while True:
             self._check_alive(deadline)
@@ -103,10 +185,33 @@ class Platform:
             except OSError:
                 time.sleep(0.3)
 
-    def _start(self, name: str, command: list[str]) -> None:
+    def worker_env(self, number: int) -> dict[str, str]:
+        """A separate worker's environment: its own MEDIA_ROOT (used only on the file system) and temporary folder."""
+        folders = {
+            "MEDIA_ROOT": self.workdir / f"worker-{number}-media",
+            "TMPDIR": self.workdir / f"worker-{number}-tmp",
+        }
+        for folder in folders.values():
+            folder.mkdir(parents=True, exist_ok=True)
+        if self.env.get("GENREC_MEDIA_STORAGE", "fs") == "fs":
+            del folders["MEDIA_ROOT"]  # the file system is the store itself: it must be the web's folder
+        return {**self.env, **{name: str(folder) for name, folder in folders.items()}}
+
+    def local_media_files(self) -> list[str]:
+        """Files under every MEDIA_ROOT and worker temporary folder of this platform (all empty on object storage)."""
+        folders = [self.media_root, *self.workdir.glob("worker-*-media"), *self.workdir.glob("worker-*-tmp")]
+        files = (path for folder in folders if folder.is_dir() for path in folder.rglob("*"))
+        return sorted(str(path) for path in files if path.is_file())
+
+    def _start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
         log = (self.workdir / f"{name}.log").open("w")
         process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            cwd=REPO_ROOT,
+            env={**self.env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.processes.append((name, process))
 
@@ -119,8 +224,8 @@ class Platform:
 
     def stop(self) -> None:
         """Stop web, worker and beat, then Redis; kill whatever does not stop in the grace period."""
-        for names in (("web", "worker", "beat"), ("redis",)):
-            chosen = [process for name, process in self.processes if name in names]
+        for names in (("web", "worker", "photos", "beat"), ("redis",)):
+            chosen = [process for name, process in self.processes if name.split("-")[0] in names]
             for process in chosen:
                 launcher.signal_group(process, signal.SIGTERM)
             for process in chosen:
@@ -133,9 +238,9 @@ class Platform:
 
     def worker_peak_memory_mb(self) -> list[float]:
         """Peak resident memory (VmHWM) of each worker pool process so far, in MB (Linux /proc)."""
-        worker = next(process for name, process in self.processes if name == "worker")
+        workers = [process for name, process in self.processes if name.split("-")[0] == "worker"]
         peaks = []
-        for task in (Path("/proc") / str(worker.pid) / "task").glob("*"):
+        for task in (path for worker in workers for path in (Path("/proc") / str(worker.pid) / "task").glob("*")):
             try:
                 children = (task / "children").read_text().split()
                 statuses = [(Path("/proc") / child / "status").read_text() for child in children]

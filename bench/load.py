@@ -1,11 +1,13 @@
 """Load benchmark: concurrent users upload images and videos over HTTP and follow each job's websocket to the end.
 
-Run from the repository root: ``.venv/bin/python bench/load.py [--quick] [--users 8] [--videos 3] [--json OUT]``.
-Without --url it starts the platform itself on loopback (its own Redis, daphne, one Celery worker with --workers
-processes, beat) on a throw-away database and media folder, and stops it afterwards. The driver is this process,
-the platform runs in others; every user is a thread with its own session. Bounded in count (--users x --images,
---videos) and in time (--timeout). It reports requests served, p50/p95 time from upload to the final event,
-errors, and checks that every job ended and that no upload is left behind. A benchmark, not a test.
+Run from the repository root: ``.venv/bin/python bench/load.py [--quick] [--users 8] [--videos 3] [--json OUT]``;
+photos arriving one a second while two long videos run: ``--videos 2 --video-frames 6000 --users 4 --images 8
+--photo-every 1 --photo-delay 3``. Without --url it starts the platform itself on loopback (its own Redis, daphne,
+the quick start's workers: one on every queue with --workers processes and one process kept for photos, beat) on
+a throw-away database and media folder, and stops it afterwards. The driver is this process, the platform runs in
+others; every user is a thread with its own session. Bounded in count (--users x --images, --videos) and in time
+(--timeout). It reports requests served, p50/p95 time from upload to the final event, errors, and checks that
+every job ended and that no upload is left behind. A benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -128,7 +130,12 @@ def drive(base_url: str, args: argparse.Namespace, files: dict) -> tuple[Tally, 
         try:
             user.sign_up(f"load-{run_id}-{number}")
             start_together.wait(timeout=args.timeout)
-            for _ in range(count):
+            started = time.monotonic()
+            for turn in range(count):
+                if kind == "image" and args.photo_every > 0:
+                    # Photos arrive one at a time, photo_every apart, the users taking turns.
+                    due = started + args.photo_delay + (turn * args.users + number) * args.photo_every
+                    time.sleep(max(0.0, due - time.monotonic()))
                 if time.monotonic() > deadline:
                     tally.error(f"user {number}: out of time before every upload")
                     return
@@ -219,6 +226,13 @@ def main() -> int:
     parser.add_argument("--videos", type=int, default=3, help="further users uploading one video each (default 3)")
     parser.add_argument("--video-frames", type=int, default=150, help="frames of the generated clip (default 150)")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes when starting (default 2)")
+    parser.add_argument(
+        "--photo-every",
+        type=float,
+        default=0,
+        help="photos arrive one at a time this many seconds apart, the users taking turns (default 0: back to back)",
+    )
+    parser.add_argument("--photo-delay", type=float, default=0, help="seconds before the first photo (videos start)")
     parser.add_argument("--timeout", type=float, default=300, help="time bound of the whole run in seconds")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 3 users x 1 photo and 1 short clip")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write all figures as JSON")

@@ -167,8 +167,31 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # WhiteNoise gets no STATIC_ROOT to look into.
 STATIC_MANIFEST = envbool("STATIC_MANIFEST", False)
 STATIC_ROOT = BASE_DIR / "staticfiles" if STATIC_MANIFEST else None
+# Media (uploads, annotated frames, study videos and reports) goes through Django's storage API:
+# GENREC_MEDIA_STORAGE=fs keeps it under MEDIA_ROOT (the quick start, one machine); s3 puts it in a private
+# S3-compatible bucket (MinIO in compose), so web, workers and beat share no folder and may run on any host.
+GENREC_MEDIA_STORAGE = os.environ.get("GENREC_MEDIA_STORAGE", "fs").strip().lower() or "fs"
+if GENREC_MEDIA_STORAGE not in ("fs", "s3"):
+    raise ImproperlyConfigured(f"GENREC_MEDIA_STORAGE={GENREC_MEDIA_STORAGE!r}: use fs or s3.")
+AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "genrec-media")
+AWS_S3_ENDPOINT_URL = os.environ.get("AWS_S3_ENDPOINT_URL") or None  # None: Amazon S3 itself
+AWS_ACCESS_KEY_ID = envsecret("AWS_ACCESS_KEY_ID")
+AWS_SECRET_ACCESS_KEY = envsecret("AWS_SECRET_ACCESS_KEY")
+AWS_S3_REGION_NAME = os.environ.get("AWS_S3_REGION_NAME") or "us-east-1"
+# Objects are private: no ACL is ever sent (the bucket's own policy, private, applies) and every URL is signed
+# and short-lived. Workers read videos through such a URL; people never see one.
+AWS_DEFAULT_ACL = None
+AWS_QUERYSTRING_AUTH = True
+AWS_QUERYSTRING_EXPIRE = envint("AWS_QUERYSTRING_EXPIRE", 300)
+AWS_S3_FILE_OVERWRITE = True  # keys are UUIDs or per-job frame numbers: a re-run replaces its own frame
+AWS_S3_SIGNATURE_VERSION = "s3v4"
+AWS_S3_ADDRESSING_STYLE = os.environ.get("AWS_S3_ADDRESSING_STYLE") or ("path" if AWS_S3_ENDPOINT_URL else None)
+MEDIA_STORAGE_BACKENDS = {
+    "fs": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"allow_overwrite": True}},
+    "s3": {"BACKEND": "storages.backends.s3.S3Storage"},
+}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": MEDIA_STORAGE_BACKENDS[GENREC_MEDIA_STORAGE],
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if STATIC_MANIFEST
@@ -196,6 +219,11 @@ CHANNEL_LAYERS = {
 # Celery: configured in genrec_site/celery.py from these names.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", REDIS_URL)
+# Queue names are photos, videos, studies, housekeeping after this prefix (two sites sharing one Redis database).
+GENREC_QUEUE_PREFIX = os.environ.get("GENREC_QUEUE_PREFIX", "")
+# Niceness added to a worker's pool processes: the quick start gives its all-queues worker 10, so the process
+# kept for photos wins the CPU from video analysis on the same machine.
+GENREC_WORKER_NICE = envint("GENREC_WORKER_NICE", 0)
 
 # Security: HTTPS only unless DEBUG; plain HTTP (the quick start on loopback) must be asked for.
 SESSION_COOKIE_HTTPONLY = True
@@ -203,8 +231,9 @@ CSRF_COOKIE_HTTPONLY = False  # the page script reads it to post uploads
 SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", not DEBUG)
-# Container health probes call /healthz over plain HTTP from inside the container.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Container health probes call /healthz over plain HTTP from inside the container; Prometheus scrapes /metrics
+# from inside the deployment's network (docs/SECURITY.md).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
 # These two reach beyond this site (every subdomain, browsers' built-in list): the operator opts in.
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
@@ -224,6 +253,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False  # no banner on every start: a command's refusal stays the one line it prints
 
+# /metrics answers staff sessions and `Authorization: Bearer <token>` (Prometheus); unset, only staff sessions.
+GENREC_METRICS_TOKEN = envsecret("GENREC_METRICS_TOKEN") or ""
+if GENREC_METRICS_TOKEN and len(GENREC_METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("GENREC_METRICS_TOKEN must be at least 32 characters: secrets.token_urlsafe(32).")
+
 # ---- GEN_REC limits: every one a named setting with a safe default ----
 # Read by the pipeline (GENREC_MODEL_DIR, else models/default), so the command line and the site agree.
 # The model new jobs use when no ModelVersion is marked active (the quick start's, before any sync).
@@ -241,6 +275,11 @@ GENREC_RESULT_FLUSH_FRAMES = envint("GENREC_RESULT_FLUSH_FRAMES", 50)
 GENREC_RESULT_FLUSH_SECONDS = envfloat("GENREC_RESULT_FLUSH_SECONDS", 0.5)
 GENREC_STALE_AFTER_SECONDS = envint("GENREC_STALE_AFTER_SECONDS", 120)
 GENREC_MAX_ATTEMPTS = envint("GENREC_MAX_ATTEMPTS", 3)
+# A running job's worker beats every GENREC_HEARTBEAT_SECONDS; silent for GENREC_DEAD_AFTER_SECONDS (or its process
+# gone on the same host) it is dead, and the recovery beat task (every GENREC_RECOVER_INTERVAL_SECONDS) resumes it.
+GENREC_HEARTBEAT_SECONDS = envfloat("GENREC_HEARTBEAT_SECONDS", 2.0)
+GENREC_DEAD_AFTER_SECONDS = envint("GENREC_DEAD_AFTER_SECONDS", 15)
+GENREC_RECOVER_INTERVAL_SECONDS = envint("GENREC_RECOVER_INTERVAL_SECONDS", 5)
 GENREC_JOB_SOFT_TIME_LIMIT = envint("GENREC_JOB_SOFT_TIME_LIMIT", 60 * 60)
 GENREC_JOB_HARD_TIME_LIMIT = envint("GENREC_JOB_HARD_TIME_LIMIT", 60 * 60 + 120)
 GENREC_RESULT_RETENTION_HOURS = envfloat("GENREC_RESULT_RETENTION_HOURS", 24.0)

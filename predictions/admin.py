@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import cv2
+import numpy as np
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -12,9 +13,9 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from . import services
+from . import media, services
 from .models import Detection, Job, JobPart, ModelVersion
-from .selectors import job_frame_path
+from .selectors import job_frame_key
 
 THUMBNAIL_WIDTH = 160
 DETECTIONS_PREVIEWED = 50
@@ -22,8 +23,8 @@ DETECTIONS_PREVIEWED = 50
 
 def thumbnail_data_url(job: Job) -> str | None:
     """The first kept result frame, shrunk and inlined: staff see it without an owner-checked file view."""
-    path = next(filter(None, (job_frame_path(job, index) for index in job.result_frames)), None)
-    image = cv2.imread(str(path)) if path else None
+    key = next(filter(None, (job_frame_key(job, index) for index in job.result_frames)), None)
+    image = cv2.imdecode(np.frombuffer(media.read_bytes(key), np.uint8), cv2.IMREAD_COLOR) if key else None
     if image is None:
         return None
     height, width = image.shape[:2]
@@ -39,7 +40,19 @@ class JobPartInline(admin.TabularInline):
     model = JobPart
     extra = 0
     can_delete = False
-    fields = ("index", "start_frame", "end_frame", "status", "frames_done", "attempts", "heartbeat_at", "error")
+    fields = (
+        "index",
+        "start_frame",
+        "end_frame",
+        "status",
+        "frames_done",
+        "frames_stored_until",
+        "resumed_from",
+        "attempts",
+        "worker",
+        "heartbeat_at",
+        "error",
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -48,8 +61,21 @@ class JobPartInline(admin.TabularInline):
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = ("public_id", "owner", "kind", "status", "progress", "faces_found", "created_at", "thumbnail")
-    list_filter = ("status", "kind", ("owner", admin.RelatedOnlyFieldListFilter), "created_at")
+    # Where each job is: its queue, the worker process holding it, its attempt and the frames stored so far.
+    list_display = (
+        "public_id",
+        "owner",
+        "kind",
+        "status",
+        "queue",
+        "worker",
+        "attempts",
+        "frames_stored",
+        "progress",
+        "created_at",
+        "thumbnail",
+    )
+    list_filter = ("status", "kind", "queue", ("owner", admin.RelatedOnlyFieldListFilter), "created_at")
     search_fields = ("public_id", "original_name", "owner__username")
     list_select_related = ("owner",)
     date_hierarchy = "created_at"
@@ -72,6 +98,9 @@ class JobAdmin(admin.ModelAdmin):
         "width",
         "height",
         "attempts",
+        "queue",
+        "worker",
+        "queued_at",
         "heartbeat_at",
         "error",
         "model_version",
@@ -98,6 +127,9 @@ class JobAdmin(admin.ModelAdmin):
                     "frames_done",
                     "faces_found",
                     "attempts",
+                    "queue",
+                    "worker",
+                    "queued_at",
                     "parts_total",
                     "heartbeat_at",
                     "finalizing_at",
@@ -110,6 +142,10 @@ class JobAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # jobs come from uploads only
+
+    @admin.display(description="frames stored")
+    def frames_stored(self, job: Job) -> str:
+        return f"{job.frames_done} of {job.frames_total}"
 
     @admin.display(description="progress")
     def progress(self, job: Job) -> str:

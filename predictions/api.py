@@ -24,7 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
-from . import intake, limits, selectors, services
+from . import intake, limits, media, selectors, services
 from .forms import EVERY_N_FRAMES_MAX, UploadOptionsForm
 from .models import Job
 from .validators import UploadRejected, check_content_length
@@ -188,10 +188,11 @@ def job_result_csv(request: HttpRequest, public_id) -> HttpResponse:
 def job_frame(request: HttpRequest, public_id, frame_index: int) -> FileResponse:
     """One kept annotated frame of the owner's job, as JPEG."""
     job = selectors.job_get_for_user(user=request.user, public_id=public_id)
-    path = selectors.job_frame_path(job, frame_index)
-    if path is None or not path.is_file():
+    key = selectors.job_frame_key(job, frame_index)
+    if key is None:
         raise Http404("No such frame")
-    response = FileResponse(open(path, "rb"), content_type="image/jpeg")
+    # The bytes, from whichever storage holds them: the browser never learns a bucket URL, signed or not.
+    response = FileResponse(media.open_file(key), content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=3600"
     return response
 

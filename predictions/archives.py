@@ -3,8 +3,9 @@
 Nothing in the archive is trusted. Every entry's name is normalised and refused when it is absolute, has a
 drive letter or backslash, or climbs out with ``..``; links and other special files, encrypted entries,
 too many videos, a declared unpacked size over the limit and decompression bombs are refused from the
-central directory alone, while the upload request waits; the request then only keeps the archive in the
-study's folder. The worker unpacks it (``unpack_stored_archive``): the videos one by one, to paths built
+central directory alone, while the upload request waits; the request then only stores the archive by key
+(``studies/<hex>/archive.zip``). The worker unpacks a local copy of it in a temporary folder
+(``unpack_stored_archive``): the videos one by one, to paths built
 from the recognised layout (never from the archive's own spelling), each copy bounded by its declared size,
 and each video decoded from its first to its last frame.
 """

@@ -8,24 +8,10 @@ from django.db import models
 
 from workers.pipeline.types import VideoInfo
 
+# Media keys (predictions/media.py): uploads/<uuid>.<ext>, studies/<hex>/<video path>, results/<job>/<file>.
 UPLOADS_FOLDER = "uploads"
 RESULTS_FOLDER = "results"
 STUDIES_FOLDER = "studies"
-
-
-def uploads_dir() -> Path:
-    """Where uploads wait for their job: MEDIA_ROOT/uploads (read at call time: tests move MEDIA_ROOT)."""
-    return Path(settings.MEDIA_ROOT) / UPLOADS_FOLDER
-
-
-def studies_dir() -> Path:
-    """Where the videos of a study batch wait for their job, one folder per job: MEDIA_ROOT/studies."""
-    return Path(settings.MEDIA_ROOT) / STUDIES_FOLDER
-
-
-def results_root() -> Path:
-    """Where annotated result frames live, one folder per job: MEDIA_ROOT/results."""
-    return Path(settings.MEDIA_ROOT) / RESULTS_FOLDER
 
 
 class ModelVersion(models.Model):
@@ -103,6 +89,10 @@ class Job(models.Model):
     queued_at = models.DateTimeField(
         null=True, blank=True, help_text="When its task was last sent; the reaper re-sends one that waited too long."
     )
+    queue = models.CharField(max_length=100, blank=True, help_text="The Celery queue its task was last sent to.")
+    worker = models.CharField(
+        max_length=200, blank=True, help_text="host:pid of the worker process that claimed it last."
+    )
     error = models.TextField(blank=True)
     model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL)
     summary = models.JSONField(default=dict, blank=True)
@@ -132,14 +122,14 @@ class Job(models.Model):
         return self.status in self.ACTIVE_STATUSES
 
     @property
-    def upload_path(self) -> Path | None:
-        """The stored upload (it may already be deleted), or None when the job never had one.
+    def upload_key(self) -> str | None:
+        """The media key of the stored upload (it may already be deleted), or None when the job never had one.
 
-        A study's upload is the folder its archive's videos were unpacked into.
+        A study's upload is the prefix its archive's videos were unpacked under.
         """
         if not self.upload_name:
             return None
-        return (studies_dir() if self.kind == self.Kind.STUDY else uploads_dir()) / self.upload_name
+        return f"{STUDIES_FOLDER if self.kind == self.Kind.STUDY else UPLOADS_FOLDER}/{self.upload_name}"
 
     @property
     def video_info(self) -> VideoInfo | None:
@@ -149,13 +139,13 @@ class Job(models.Model):
         return VideoInfo(frame_count=self.frame_count, fps=self.fps, width=self.width, height=self.height)
 
     @property
-    def results_dir(self) -> Path:
-        """The folder of this job's annotated result frames."""
-        return results_root() / str(self.public_id)
+    def results_prefix(self) -> str:
+        """The media prefix of this job's annotated result frames (and a study's report files)."""
+        return f"{RESULTS_FOLDER}/{self.public_id}"
 
-    def result_frame_path(self, frame_index: int) -> Path:
-        """Where the annotated JPEG of one analysed frame is kept."""
-        return self.results_dir / f"{int(frame_index)}.jpg"
+    def result_frame_key(self, frame_index: int) -> str:
+        """The media key of the annotated JPEG of one analysed frame."""
+        return f"{self.results_prefix}/{int(frame_index)}.jpg"
 
     @property
     def duration_seconds(self) -> float | None:
@@ -185,10 +175,19 @@ class JobPart(models.Model):
     end_frame = models.PositiveIntegerField(help_text="Exclusive.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     frames_done = models.PositiveIntegerField(default=0)
+    frames_stored_until = models.PositiveIntegerField(
+        default=0, help_text="Every analysed frame of the range before this index is stored (exclusive)."
+    )
+    resumed_from = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The frame its last run started from, when it resumed an earlier one."
+    )
     attempts = models.PositiveIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(
         null=True, blank=True, help_text="When its task was last sent; the reaper re-sends one that waited too long."
+    )
+    worker = models.CharField(
+        max_length=200, blank=True, help_text="host:pid of the worker process that claimed it last."
     )
     error = models.TextField(blank=True)
 

@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from workers.pipeline.types import Box, Face, FrameResult
 
+from . import media
 from .events import face_dict, timeline_point
 from .models import Job, JobPart, ModelVersion
 
@@ -91,12 +92,20 @@ def job_frame_results(job: Job) -> list[FrameResult]:
     return list(frames.values())
 
 
-def job_frame_path(job: Job, frame_index: int) -> Path | None:
-    """The annotated JPEG of a kept result frame of this job, or None (not kept, not written yet, or purged)."""
+def job_frames_written(job: Job) -> list[int]:
+    """The kept result frames of this job whose JPEG is stored, in plan order (one listing, not one look per frame)."""
+    if not job.result_frames:
+        return []
+    stored = set(media.children(job.results_prefix)[1])
+    return [index for index in job.result_frames if f"{int(index)}.jpg" in stored]
+
+
+def job_frame_key(job: Job, frame_index: int) -> str | None:
+    """The media key of a kept result frame of this job, or None (not kept, not written yet, or purged)."""
     if frame_index not in job.result_frames:
         return None
-    path = job.result_frame_path(frame_index)
-    return path if path.is_file() else None
+    key = job.result_frame_key(frame_index)
+    return key if media.exists(key) else None
 
 
 def job_frame_url(job_or_public_id, frame_index: int) -> str:
@@ -174,11 +183,7 @@ def job_snapshot(job: Job) -> dict[str, Any]:
         "timeline": job_timeline(job),
         "persons_timeline": job_persons_timeline(job),
         "latest_faces": job_latest_faces(job),
-        "result_frames": [
-            {"index": index, "url": job_frame_url(job, index)}
-            for index in job.result_frames
-            if job_frame_path(job, index) is not None
-        ],
+        "result_frames": [{"index": index, "url": job_frame_url(job, index)} for index in job_frames_written(job)],
         "summary": job.summary,
         "urls": job_urls(job),
     }

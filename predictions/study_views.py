@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from workers.pipeline.study import CATEGORIES, ETHNICITIES, GENDERS
 from workers.pipeline.study.report import GENDER_WORDS
 
-from . import intake, selectors, services
+from . import intake, media, selectors, services
 from .api import accept_upload, json_error, login_required_json
 from .archives import check_study_archive_size
 from .formatting import whole_megabytes
@@ -50,6 +50,20 @@ STUDY_FILES = {
     "study.json": ("application/json", True),
     "study.md": ("text/markdown; charset=utf-8", True),
 }
+
+
+def study_files_stored(job: Job) -> list[str]:
+    """The study's allow-listed output files that are stored, in STUDY_FILES order (one listing of its prefix)."""
+    stored = set(media.children(job.results_prefix)[1])
+    return [name for name in STUDY_FILES if name in stored]
+
+
+def study_file_key(job: Job, name: str) -> str | None:
+    """The media key of one allow-listed output of the study, or None (not an output, or not stored)."""
+    if name not in STUDY_FILES:
+        return None
+    key = f"{job.results_prefix}/{name}"
+    return key if media.exists(key) else None
 
 
 def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -109,7 +123,7 @@ def study_detail(request: HttpRequest, public_id) -> HttpResponse:
         "job": job,
         "snapshot": selectors.job_snapshot(job),
         "report": study_report(job.summary) if finished else None,
-        "files": [name for name in STUDY_FILES if (job.results_dir / name).is_file()],
+        "files": study_files_stored(job),
         "others": others,
         "against": against,
         "runs": runs_comparison(job.summary, against.summary) if against else None,
@@ -133,10 +147,11 @@ def _other_study(request: HttpRequest, others) -> Job | None:
 def study_file(request: HttpRequest, public_id, name: str) -> FileResponse:
     """One output of the owner's study (a figure inline, the tables as a download), by an allow-listed name."""
     job = selectors.study_get_for_user(user=request.user, public_id=public_id)
-    if name not in STUDY_FILES or not (job.results_dir / name).is_file():
+    key = study_file_key(job, name)
+    if key is None:
         raise Http404("No such file")
     content_type, attachment = STUDY_FILES[name]
-    response = FileResponse(open(job.results_dir / name, "rb"), content_type=content_type)
+    response = FileResponse(media.open_file(key), content_type=content_type)
     if attachment:
         response["Content-Disposition"] = content_disposition_header(True, f"study-{str(job.public_id)[:8]}-{name}")
     response["Cache-Control"] = "private, max-age=3600"

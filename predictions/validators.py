@@ -1,14 +1,16 @@
 """Upload checks done before a job exists: size, type by content, a real decode, pixel and duration limits.
 
-An upload is written once, under its UUID name in MEDIA_ROOT/uploads, and that very file is checked; a refused
-file is deleted at once. Videos are probed with the pipeline's own ``video.probe`` and judged by one rule set
-(``video_refusal``), the same for single uploads and the videos of a study archive.
+An upload is checked in a private temporary file (OpenCV and Pillow need a real file), always removed, and stored
+once, as the media object ``uploads/<uuid>.<ext>``, only when it passed; a file refused later (a rate limit) is
+deleted from the media storage at once. Videos are probed with the pipeline's own ``video.probe`` and judged by
+one rule set (``video_refusal``), the same for single uploads and the videos of a study archive.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import tempfile
 import unicodedata
 import uuid
 import warnings
@@ -24,8 +26,9 @@ from workers.pipeline.errors import VideoReadError
 from workers.pipeline.types import VideoInfo
 from workers.pipeline.video import FrameReader, probe
 
+from . import media
 from .formatting import whole_megabytes
-from .models import uploads_dir
+from .models import UPLOADS_FOLDER
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +58,7 @@ class ImageTruncated(UploadRejected):
 
 @dataclass(frozen=True)
 class ValidatedUpload:
-    """An accepted upload, stored as MEDIA_ROOT/uploads/<upload_name>; the extension comes from its content."""
+    """An accepted upload, stored as the media object uploads/<upload_name>; the extension comes from its content."""
 
     kind: str  # "image" or "video"
     extension: str
@@ -67,8 +70,9 @@ class ValidatedUpload:
     info: VideoInfo | None = None  # what video.probe said about a video; None for an image
 
     @property
-    def path(self) -> Path:
-        return uploads_dir() / self.upload_name
+    def key(self) -> str:
+        """The media key of the stored upload."""
+        return f"{UPLOADS_FOLDER}/{self.upload_name}"
 
     @property
     def frames(self) -> int:
@@ -84,7 +88,7 @@ class ValidatedUpload:
 
     def discard(self) -> None:
         """Delete the stored file (an upload refused after its checks, e.g. by a rate limit)."""
-        self.path.unlink(missing_ok=True)
+        media.delete(self.key)
 
 
 def sniff_type(head: bytes) -> tuple[str, str] | None:
@@ -137,7 +141,7 @@ def too_large_message() -> str:
 
 
 def validate_upload(upload: UploadedFile | None) -> ValidatedUpload:
-    """Store an uploaded file once under a UUID name and check that file; refused, it is deleted at once.
+    """Check an uploaded file in a temporary copy, then store it once under a UUID name; refused, nothing is stored.
 
     Raises UploadRejected with a readable message when the file fails a check.
     """
@@ -153,13 +157,10 @@ def validate_upload(upload: UploadedFile | None) -> ValidatedUpload:
         raise UploadRejected(UNREADABLE_MESSAGE)
     kind, extension = sniffed
     upload_name = f"{uuid.uuid4().hex}.{extension}"
-    path = uploads_dir() / upload_name
-    try:
-        _store(upload, path)
-        width, height, info = check_media_file(path, kind)
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
+    with checked_copy(upload, suffix=f".{extension}") as copy:
+        width, height, info = check_media_file(Path(copy.name), kind)
+        copy.seek(0)
+        media.save(f"{UPLOADS_FOLDER}/{upload_name}", copy)
     return ValidatedUpload(
         kind=kind,
         extension=extension,
@@ -172,14 +173,18 @@ def validate_upload(upload: UploadedFile | None) -> ValidatedUpload:
     )
 
 
-def _store(upload: UploadedFile, path: Path) -> None:
-    """Write the upload to a new private file (never over an existing one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    upload.seek(0)
-    with path.open("xb") as handle:
+def checked_copy(upload: UploadedFile, *, suffix: str) -> tempfile._TemporaryFileWrapper:
+    """The upload written to a private temporary file (mode 0600), removed when its ``with`` block ends."""
+    copy = tempfile.NamedTemporaryFile(prefix="genrec-upload-", suffix=suffix, dir=settings.FILE_UPLOAD_TEMP_DIR)
+    try:
+        upload.seek(0)
         for chunk in upload.chunks(COPY_CHUNK_BYTES):
-            handle.write(chunk)
-    path.chmod(settings.FILE_UPLOAD_PERMISSIONS or 0o600)
+            copy.write(chunk)
+        copy.flush()
+    except BaseException:
+        copy.close()
+        raise
+    return copy
 
 
 def check_media_file(path: Path, kind: str) -> tuple[int, int, VideoInfo | None]:

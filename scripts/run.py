@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Quick start: venv, requirements, migrations, default model, Redis (embedded if none answers), web + worker + beat.
+"""Quick start: venv, requirements, migrations, default model, Redis (embedded if none answers), web, workers, beat.
 
 Usage: python3 scripts/run.py [--host 127.0.0.1] [--port 8000] [--concurrency 2] [--venv PATH]
        python3 scripts/run.py --admin   (`make admin`: create a staff account with the quick start's settings)
@@ -32,7 +32,7 @@ ASGI_APP = "genrec_site.asgi:application"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 READY_TIMEOUT_SECONDS = 90.0
 # The line each background process prints once it serves: the URL is printed only after all of them.
-READY_MARKERS = {"worker": " ready.", "beat": "beat: Starting..."}
+READY_MARKERS = {"worker": " ready.", "photos": " ready.", "beat": "beat: Starting..."}
 STOP_GRACE_SECONDS = 15.0
 
 _output_lock = threading.Lock()
@@ -181,14 +181,17 @@ class Supervisor:
         self.processes: list[tuple[str, subprocess.Popen]] = []
         self.ready: dict[str, threading.Event] = {}
 
-    def start(self, name: str, command: list[str], ready_marker: str | None = None) -> subprocess.Popen:
-        """Start command as name; its output lines are printed prefixed with the name.
+    def start(
+        self, name: str, command: list[str], ready_marker: str | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
+        """Start command as name, ``env`` added to this environment; its output lines are printed with the name.
 
         With ready_marker, self.ready[name] is set once a line of its output contains that text.
         """
         process = subprocess.Popen(
             command,
             cwd=PROJECT_ROOT,
+            env={**os.environ, **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -291,6 +294,28 @@ def start_embedded_redis(supervisor: Supervisor, url: str) -> None:
         time.sleep(0.1)
 
 
+# Niceness of the all-queues worker's pool processes: on a machine where videos keep every core busy, the
+# process kept for photos still gets a core at once (bench/README.md, photos while videos run).
+BATCH_WORKER_NICE = "10"
+
+
+def worker_commands(python: str, concurrency: int, *, loglevel: str) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """The quick start's workers (command, extra environment): one on every queue, one process for photos only.
+
+    So a photo always finds a process that is not busy with a video (queues by kind, genrec_site/celery.py), and
+    the all-queues worker's processes run at a lower CPU priority so that process gets a core at once.
+    """
+    celery = [python, "-m", "celery", "-A", "genrec_site", "worker", f"--loglevel={loglevel}"]
+    photos_queue = os.environ.get("GENREC_QUEUE_PREFIX", "") + "photos"
+    return {
+        "worker": (
+            celery + [f"--concurrency={concurrency}", "-n", "worker@%h"],
+            {"GENREC_WORKER_NICE": os.environ.get("GENREC_WORKER_NICE", BATCH_WORKER_NICE)},
+        ),
+        "photos": (celery + ["--concurrency=1", "-Q", photos_queue, "-n", "photos@%h"], {}),
+    }
+
+
 def serve(args: argparse.Namespace) -> int:
     """Run the site until Ctrl-C or until one of its processes stops; return the exit code."""
     configure_environment()
@@ -312,18 +337,18 @@ def serve(args: argparse.Namespace) -> int:
         subprocess.run([python, "manage.py", "sync_models"], cwd=PROJECT_ROOT, check=True)
 
         supervisor.start("web", [python, "-m", "daphne", "-b", args.host, "-p", str(args.port), ASGI_APP])
-        celery = [python, "-m", "celery", "-A", "genrec_site"]
-        worker = celery + ["worker", "--loglevel=INFO", f"--concurrency={args.concurrency}"]
-        supervisor.start("worker", worker, READY_MARKERS["worker"])
-        # Exactly one beat: it schedules the media purge and the stale-job reaper.
-        beat = celery + ["beat", "--loglevel=INFO", f"--schedule={VAR_DIR / 'celerybeat-schedule'}"]
+        for name, (command, env) in worker_commands(python, args.concurrency, loglevel="INFO").items():
+            supervisor.start(name, command, READY_MARKERS[name], env=env)
+        # Exactly one beat: it schedules the media purge, the stale-job reaper and the recovery check.
+        beat = [python, "-m", "celery", "-A", "genrec_site", "beat", "--loglevel=INFO"]
+        beat += [f"--schedule={VAR_DIR / 'celerybeat-schedule'}"]
         supervisor.start("beat", beat, READY_MARKERS["beat"])
 
         url = f"http://{browsable_host(args.host)}:{args.port}/"
         wait_until_ready(url, supervisor, stop_requested)
         if not stop_requested.is_set():
             say("first staff account (admin, study page): make admin, or python3 scripts/run.py --admin")
-            say(f"GEN_REC is running at {url}  (Ctrl-C stops web, worker, beat and an embedded Redis)")
+            say(f"GEN_REC is running at {url}  (Ctrl-C stops web, workers, beat and an embedded Redis)")
         while not stop_requested.wait(0.5):
             if exited := supervisor.exited():
                 raise QuickStartError(f"{exited[0]} exited with code {exited[1]}")
@@ -332,7 +357,7 @@ def serve(args: argparse.Namespace) -> int:
         say(f"error: {error}")
         return 1
     finally:
-        supervisor.stop({"web", "worker", "beat"})
+        supervisor.stop({"web", "worker", "photos", "beat"})
         # Redis goes last: the worker hands unfinished tasks back to it while shutting down.
         supervisor.stop({"redis"})
         say("stopped")

@@ -43,3 +43,6 @@ def alice(django_user_model):
 @pytest.fixture
 def bob(django_user_model):
     return django_user_model.objects.create_user("bob", password="bob-password-123")
+
+
+from tests.s3_media import media_backend, s3_endpoint, s3_media  # noqa: E402, F401  (fixtures for every test)

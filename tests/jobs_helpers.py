@@ -13,7 +13,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from skimage import data
 
-from predictions.models import Job, uploads_dir
+from predictions import media
+from predictions.models import Job
 from predictions.validators import validate_upload
 from workers.pipeline.analysis import face_from_p_female
 from workers.pipeline.model import build_estimator, save_model
@@ -79,13 +80,12 @@ def session_headers(client, user) -> list[tuple[bytes, bytes]]:
 
 
 def make_job(owner, *, upload: bool = True, upload_bytes: bytes = b"not really a video", **fields):
-    """A Job row (a 40-frame video by default) with its upload under MEDIA_ROOT/uploads; nothing is queued."""
+    """A Job row (a 40-frame video by default) with its upload stored under uploads/; nothing is queued."""
     values = {"kind": Job.Kind.VIDEO, "original_name": "clip.mp4", "frames_total": 40, "fps": 25.0}
     values.update(fields)
     job = Job.objects.create(owner=owner, upload_name=f"{uuid.uuid4().hex}.mp4" if upload else "", **values)
     if upload:
-        uploads_dir().mkdir(parents=True, exist_ok=True)
-        job.upload_path.write_bytes(upload_bytes)
+        media.save(job.upload_key, upload_bytes)
     return job
 
 

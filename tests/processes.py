@@ -204,8 +204,8 @@ class EngineProcesses:
 
     def __init__(self, *, app, redis_url: str, log_dir: Path, settings_env: dict[str, object]) -> None:
         self.log_dir = log_dir
-        # The test process queues on its app's queue; the reaper, inside the worker, re-queues on the default one.
-        self.queues = [app.conf.task_default_queue, "celery"]
+        # The subprocesses use the test app's queues (its prefix), so they serve the jobs the test queues.
+        self.queues = list(app.conf.genrec_queues.values())
         self.env = {
             **os.environ,
             "DATABASE_URL": database_url(connection.settings_dict),
@@ -215,13 +215,14 @@ class EngineProcesses:
             "CELERY_BROKER_URL": redis_url,
             "CELERY_RESULT_BACKEND": redis_url,
             "CHANNELS_PREFIX": f"genrec-{log_dir.name}",
+            "GENREC_QUEUE_PREFIX": app.conf.genrec_queue_prefix,
             "PYTHONUNBUFFERED": "1",
             **{name: str(value) for name, value in settings_env.items()},
         }
         self.processes: list[ProjectProcess] = []
 
     def start_worker(self, name: str = "worker") -> ProjectProcess:
-        """A prefork worker with one pool process, consuming the test's queue and the default one."""
+        """A prefork worker with one pool process, consuming every queue of the test's app."""
         arguments = ["-m", "celery", "-A", "genrec_site", "worker", "--pool=prefork", "--concurrency=1"]
         arguments += ["--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", f"{name}@%h"]
         arguments += ["-Q", ",".join(self.queues)]

@@ -7,6 +7,7 @@ import importlib.util
 import os
 import re
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -103,15 +104,50 @@ def test_compose_healthchecks_name_existing_checks(services):
         assert test[-1] in checks
 
 
-def test_compose_shares_media_root_between_web_worker_and_beat(services, dockerfile):
-    # Web writes uploads, workers read them, beat purges them: the same volume at the settings' MEDIA_ROOT.
+def test_compose_puts_media_in_the_bucket_and_mounts_no_media_volume(services, dockerfile):
+    # Web writes uploads, workers read them, beat purges them: all through the bucket, so no host shares a folder.
     assert re.search(rf"^WORKDIR {APP_ROOT_IN_IMAGE}$", dockerfile, re.MULTILINE)
     media_in_image = f"{APP_ROOT_IN_IMAGE}/{(settings.BASE_DIR / 'var' / 'media').relative_to(settings.BASE_DIR)}"
-    mounts = {
-        name: {volume.split(":", 1)[1] for volume in services[name]["volumes"]} for name in ("web", "worker", "beat")
-    }
-    for name, targets in mounts.items():
-        assert media_in_image in targets, name
+    for name in ("web", "worker", "beat", "migrate"):
+        service = services[name]
+        mounts = [volume.split(":")[1] for volume in service.get("volumes", [])]
+        assert not any(mount.startswith(media_in_image) for mount in mounts), name
+        assert service["environment"]["GENREC_MEDIA_STORAGE"] == "s3", name
+        endpoint = urllib.parse.urlsplit(resolved(service["environment"]["AWS_S3_ENDPOINT_URL"]))
+        assert endpoint.hostname in services and "minio" in services[endpoint.hostname]["image"], name
+        if name != "migrate":  # the schema needs no bucket; everything that stores media waits for it
+            assert service["depends_on"]["createbucket"]["condition"] == "service_completed_successfully", name
+
+
+def resolved(value: str) -> str:
+    """A compose value with each ${NAME:-default} replaced by its default (no .env is read here)."""
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+
+
+def test_compose_creates_the_private_bucket_the_platform_uses_before_it_starts(services):
+    create = services["createbucket"]
+    script = " ".join(create["command"])
+    bucket = resolved(create["environment"]["BUCKET"])
+    assert bucket == resolved(services["web"]["environment"]["AWS_STORAGE_BUCKET_NAME"])
+    assert 'mc mb --ignore-existing "genrec/$$BUCKET"' in script
+    assert 'mc anonymous set none "genrec/$$BUCKET"' in script  # private: no anonymous read, ever
+    assert "--prefix uploads/ --expire-days 1" in script  # the backstop of the purge
+    assert create["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert create["restart"] == "no"
+    minio = services["minio"]
+    assert "ports" not in minio  # reached by the platform's services only, never published
+    assert create["environment"]["MINIO_ROOT_USER"] == minio["environment"]["MINIO_ROOT_USER"]
+    assert minio["healthcheck"]["test"][:2] == ["CMD", "mc"]
+
+
+def test_settings_build_the_s3_storage_from_the_conventional_names(monkeypatch):
+    from storages.backends.s3 import S3Storage
+
+    backend = settings.MEDIA_STORAGE_BACKENDS["s3"]
+    assert backend["BACKEND"] == "storages.backends.s3.S3Storage"
+    storage = S3Storage()
+    assert storage.default_acl is None and storage.querystring_auth is True
+    assert 0 < storage.querystring_expire <= 600  # signed URLs live minutes, not the library's default hour
 
 
 def test_compose_beat_schedule_is_where_its_healthcheck_looks(services):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import queue
+import re
 import shutil
 import signal
 import socket
@@ -190,9 +191,10 @@ def test_quickstart_in_a_fresh_clone_processes_an_upload_and_stops_cleanly(fresh
     try:
         base_url = wait_for_url(lines, launcher)
         started = descendants(launcher.pid)
-        # The URL is the last line of the start: web, worker and beat all said they were ready before it.
+        # The URL is the last line of the start: web, both workers and beat all said they were ready before it.
         before_url = "".join(transcript)
-        assert "worker | " in before_url and " ready." in before_url, before_url[-3000:]
+        for worker in ("worker", "photos"):
+            assert re.search(rf"^{worker} +\| .* ready\.$", before_url, re.MULTILINE), before_url[-3000:]
         assert "beat: Starting..." in before_url, before_url[-3000:]
         time.sleep(2)
         assert "GEN_REC is running at " in transcript[-1], "".join(transcript[-10:])

@@ -6,14 +6,19 @@ once a second, and owns the run's one progress throttle.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db import connection
 
 from predictions import events
 from predictions.models import Job
 from workers.pipeline.errors import AnalysisCancelled
+
+logger = logging.getLogger(__name__)
 
 CANCEL_CHECK_SECONDS = 1.0  # should_stop() reads the database at most this often
 
@@ -51,3 +56,35 @@ class RunControl:
         """The database said the run is over (a write changed no row): stop the pipeline here."""
         self.stopped = True
         raise AnalysisCancelled(f"job {self.job.public_id} is no longer running")
+
+
+class Heartbeat:
+    """A thread that calls ``beat()`` every GENREC_HEARTBEAT_SECONDS while a task runs, until it returns False.
+
+    Frames are written often, but a run also loads the model, seeks and merges: the thread keeps a live run's
+    heartbeat seconds old through all of it, so a silent one can be called dead after a few seconds.
+    """
+
+    def __init__(self, beat: Callable[[], bool], *, interval: float | None = None) -> None:
+        self._beat = beat
+        self._interval = settings.GENREC_HEARTBEAT_SECONDS if interval is None else interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="genrec-heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            while not self._stopped.wait(self._interval):
+                if not self._beat():
+                    return
+        except Exception:
+            logger.exception("The heartbeat stopped")
+        finally:
+            connection.close()  # this thread's own database connection

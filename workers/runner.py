@@ -18,10 +18,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.worker.control import inspect_command
 from django.conf import settings
 
 from genrec_site.celery import app as celery_app
-from predictions import events, selectors, services
+from genrec_site.celery import queue_name
+from predictions import events, media, selectors, services
 from predictions.models import Job, JobPart
 from workers.pipeline.analysis import Analyzer, read_image
 from workers.pipeline.annotation import annotate
@@ -75,6 +77,11 @@ def job_model_recorded(job: Job) -> GenderModel:
     return model
 
 
+def worker_model() -> GenderModel:
+    """The model new jobs get now (the active one), loaded into this process's cache."""
+    return cached_model(selectors.model_default_directory())
+
+
 def thread_analyzer(model: GenderModel) -> Analyzer:
     """One Analyzer per worker thread around the job's model: OpenCV cascades must not cross threads."""
     analyzer = getattr(_analyzers, "analyzer", None)
@@ -111,43 +118,68 @@ def failures_recorded(job: Job) -> Iterator[None]:
             services.upload_delete(job=job)
 
 
+@inspect_command()
+def video_processes(state, **kwargs) -> dict:
+    """Remote control (on each worker): its pool processes that take videos, 0 for one kept for photos (-Q)."""
+    queues = {queue.name for queue in state.consumer.task_consumer.queues}
+    processes = int(state.consumer.pool.info.get("max-concurrency", 1)) if queue_name("videos") in queues else 0
+    return {"processes": processes}
+
+
 def split_parts_wanted() -> int:
-    """How many parts a long video becomes: GENREC_SPLIT_PARTS, or the worker processes that answer right now."""
+    """How many parts a long video becomes: GENREC_SPLIT_PARTS, or the processes serving the videos queue now."""
     if settings.GENREC_SPLIT_PARTS > 0:
         return settings.GENREC_SPLIT_PARTS
     try:
-        stats = celery_app.control.inspect(timeout=INSPECT_TIMEOUT_SECONDS).stats() or {}
+        replies = celery_app.control.inspect(timeout=INSPECT_TIMEOUT_SECONDS)._request("video_processes") or {}
     except Exception:
         logger.warning("Could not ask the workers how many they are", exc_info=True)
-        stats = {}
-    processes = sum(int(worker.get("pool", {}).get("max-concurrency", 1)) for worker in stats.values())
+        replies = {}
+    processes = sum(int(reply.get("processes", 0)) for reply in replies.values())
     return processes if processes > 1 else FALLBACK_SPLIT_PARTS
 
 
 def run_job(job: Job) -> None:
-    """Analyse a claimed job: an image at once; a video as one part here, or as parts queued for any worker."""
+    """Analyse a claimed job: an image at once; a video as one part here, or as parts queued for any worker.
+
+    A video claimed again after its worker died keeps its parts, which resume where their frames stop.
+    """
     model = job_model_recorded(job)
     if job.kind == Job.Kind.IMAGE:
         run_image(job, model)
         return
-    # The upload's checks probed the video; only a job created before they kept what they learned probes again.
-    info = job.video_info or probe(job.upload_path)
-    parts_wanted = split_parts_wanted() if services.video_needs_split(job=job, info=info) else 1
-    parts = services.job_plan_video(
-        job=job, info=info, parts=parts_wanted, redetect_every=DEFAULT_DETECTION.redetect_every
-    )
+    parts = list(job.parts.order_by("index")) or plan_video(job)
+    unfinished = [part for part in parts if part.status != JobPart.Status.DONE]
+    if not unfinished:  # every part was stored before the worker died: only the merge is left
+        if services.job_merge_claim(job_id=job.pk):
+            finish_job(job)
+        return
     if len(parts) > 1:
-        services.job_parts_enqueue(parts=parts)
+        services.job_parts_enqueue(parts=unfinished)
         return
     part = services.part_claim(part_id=parts[0].pk)
     if part is not None:
         run_part(part)
 
 
+def plan_video(job: Job) -> list[JobPart]:
+    """Cut a video into its parts (one, or one per worker process for a long one)."""
+    # The upload's checks probed the video; only a job created before they kept what they learned probes again.
+    if job.video_info is None:
+        with media.video_source(job.upload_key) as source:
+            info = probe(source)
+    else:
+        info = job.video_info
+    parts_wanted = split_parts_wanted() if services.video_needs_split(job=job, info=info) else 1
+    return services.job_plan_video(
+        job=job, info=info, parts=parts_wanted, redetect_every=DEFAULT_DETECTION.redetect_every
+    )
+
+
 def run_image(job: Job, model: GenderModel) -> None:
     """Analyse one image with the job's model, keep its annotated copy and finish the job."""
     services.job_plan_image(job=job)
-    bgr = read_image(job.upload_path)
+    bgr = read_image(media.read_bytes(job.upload_key))
     faces = thread_analyzer(model).analyze_image(bgr).faces
     recorder = FrameRecorder(job)
     recorder.on_frame(FrameResult(index=0, time_seconds=0.0, faces=faces), bgr)
@@ -156,17 +188,19 @@ def run_image(job: Job, model: GenderModel) -> None:
 
 
 def run_part(part: JobPart) -> None:
-    """Analyse one claimed frame range; the part that completes the set merges and finishes the job."""
+    """Analyse a claimed frame range from where its stored frames stop; the part completing the set finishes the job."""
     job = part.job
     recorder = FrameRecorder(job, part)
-    thread_analyzer(job_model(job)).analyze_video(
-        job.upload_path,
-        every_n_frames=job.every_n_frames,
-        start_frame=part.start_frame,
-        end_frame=None if services.part_is_last(part) else part.end_frame,
-        on_frame=recorder.on_frame,
-        should_stop=recorder.control.should_stop,
-    )
+    model = job_model(job)
+    with media.video_source(job.upload_key) as source:  # a temporary copy on object storage, always removed
+        thread_analyzer(model).analyze_video(
+            source,
+            every_n_frames=job.every_n_frames,
+            start_frame=part.frames_stored_until,
+            end_frame=None if services.part_is_last(part) else part.end_frame,
+            on_frame=recorder.on_frame,
+            should_stop=recorder.control.should_stop,
+        )
     recorder.close()
     if services.job_part_done(part=part):
         finish_job(job)
@@ -193,6 +227,7 @@ class FrameRecorder:
         self.job = job
         self.part = part
         self.kept_frames = set(job.result_frames)
+        self.saver = media.BackgroundSaver()  # annotated frames are stored while the analysis goes on
         self.buffer: list[FrameResult] = []
         self.control = RunControl(
             job, is_running=partial(selectors.job_is_running, job=job, part=part), share=job.parts_total
@@ -201,11 +236,11 @@ class FrameRecorder:
 
     def on_frame(self, frame: FrameResult, bgr: np.ndarray) -> None:
         """Called by the pipeline for every analysed frame."""
-        kept = self._keep_frame(frame, bgr)
+        self._keep_frame(frame, bgr)
         self.control.throttle.add(
             points=[events.frame_point(frame)],
             latest_faces=events.frame_faces(frame),
-            latest_frame_index=frame.index if kept else None,
+            latest_frame_index=self.saver.latest_tag,  # only a frame already stored: the page loads it at once
         )
         self.buffer.append(frame)
         due = time.monotonic() - self._last_flush >= settings.GENREC_RESULT_FLUSH_SECONDS
@@ -228,16 +263,17 @@ class FrameRecorder:
         self.control.throttle.send(**counters, force=final)
 
     def close(self) -> None:
-        """Write what is left and send the last progress event of this run."""
+        """Store the frames still on their way, write what is left and send the last progress event of this run."""
+        self.saver.close()
+        self.control.throttle.add(latest_frame_index=self.saver.latest_tag)
         self.flush(final=True)
 
-    def _keep_frame(self, frame: FrameResult, bgr: np.ndarray) -> bool:
-        """Encode the annotated frame once if it is one the result page shows; whether it was written."""
+    def _keep_frame(self, frame: FrameResult, bgr: np.ndarray) -> None:
+        """Encode the annotated frame once if it is one the result page shows, and hand it to the saver."""
         if frame.index not in self.kept_frames:
-            return False
-        path = self.job.result_frame_path(frame.index)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not cv2.imwrite(str(path), annotate(bgr, frame.faces), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]):
-            logger.warning("Could not write the result frame %s", path)
-            return False
-        return True
+            return
+        encoded, jpeg = cv2.imencode(".jpg", annotate(bgr, frame.faces), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        if not encoded:
+            logger.warning("Could not encode result frame %d of job %s", frame.index, self.job.public_id)
+            return
+        self.saver.save(self.job.result_frame_key(frame.index), jpeg.tobytes(), tag=frame.index)

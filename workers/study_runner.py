@@ -1,23 +1,29 @@
 """Runs one deepfake-study job on a worker: unpack its archive, then analyse one video after another.
 
-Each finished video is stored at once (services.study_record_video), so a study that stops (a killed worker,
-a deploy) resumes at its first video without a result. Progress is a ``progress`` event whose counters count
-videos, with a ``video`` object for the video being analysed (its name and frames); the outputs of
-``write_study`` go to MEDIA_ROOT/results/<job>/.
+The archive stored by key (``studies/<hex>/archive.zip``) is unpacked from a local copy into a temporary folder
+with every check of predictions.archives, its videos are stored under the study's prefix and the archive goes;
+a refusal leaves nothing but the archive. Each finished video is kept at once (services.study_record_video), so
+a study that stops (a killed worker, a deploy) resumes at its first video without a result. Progress is a
+``progress`` event whose counters count videos, with a ``video`` object for the video being analysed (its name
+and frames). The videos are read from a local copy of the study's prefix (the stored folder itself on the file
+system, a temporary download on object storage); the outputs of ``write_study`` are stored under the job's
+results prefix.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from collections import Counter
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 
-from predictions import services
-from predictions.archives import archive_waiting, unpack_stored_archive
+from predictions import media, services
+from predictions.archives import ARCHIVE_NAME, unpack_stored_archive
 from predictions.models import Job
 from predictions.validators import UploadRejected
 from workers.pipeline.config import STUDY_DETECTION
@@ -43,10 +49,16 @@ from workers.runner import job_model_dir, job_model_recorded
 
 
 def run_study_job(job: Job) -> None:
-    """Analyse every video of a claimed study not analysed yet, write its report files and finish the job."""
-    model = job_model_recorded(job)
-    root = job.upload_path
+    """Unpack a claimed study's archive, analyse every video not analysed yet, store its report files, finish it."""
     unpack_archive(job)
+    with media.local_tree(job.upload_key) as root:
+        summary = run_study_videos(job, root)
+    services.study_finish(job=job, summary=summary)
+
+
+def run_study_videos(job: Job, root: Path) -> dict:
+    """Analyse the study's videos under a local folder, store the report files; the study.json document."""
+    model = job_model_recorded(job)
     found = find_study_videos(root)
     videos = sample_per_cell(found, per_group=len(found), seed=DEFAULT_SEED)  # every video, in cell order
     done = services.study_plan(job=job, videos_total=len(videos))
@@ -82,23 +94,50 @@ def run_study_job(job: Job) -> None:
         model={"name": model.name, "sha256": model.sha256},
     )
     result = summarize_study(study_settings, rows, Counter(video.cell for video in videos))
-    paths = write_study(result, job.results_dir)
-    services.study_finish(job=job, summary=json.loads(paths["study.json"].read_text(encoding="utf-8")))
+    with tempfile.TemporaryDirectory(prefix="genrec-study-", dir=settings.FILE_UPLOAD_TEMP_DIR) as folder:
+        paths = write_study(result, Path(folder))
+        media.save_tree(Path(folder), job.results_prefix)
+        return json.loads(paths["study.json"].read_text(encoding="utf-8"))
 
 
 def unpack_archive(job: Job) -> None:
-    """Unpack the study's archive if its folder still holds it; a refusal found only now fails the study."""
-    if not archive_waiting(job.upload_path):
+    """Unpack the study's stored archive if it is still there; a refusal found only now fails the study.
+
+    A local copy of the archive is unpacked in a temporary folder (always removed); the videos are stored under
+    the study's prefix, then the archive is deleted. Videos an interrupted earlier attempt stored are cleared
+    first, and on any failure, so the prefix holds either the archive alone or the videos alone.
+    """
+    archive_key = f"{job.upload_key}/{ARCHIVE_NAME}"
+    if not media.exists(archive_key):
         return
 
     def heartbeat() -> None:
         if not services.study_heartbeat(job=job):
             raise AnalysisCancelled("the study was cancelled while its archive was unpacked")
 
+    _clear_videos(job.upload_key, keep=archive_key)
     try:
-        unpack_stored_archive(job.upload_path, on_video=heartbeat)
+        with (
+            media.local_copy(archive_key) as archive,
+            tempfile.TemporaryDirectory(prefix="genrec-study-", dir=settings.FILE_UPLOAD_TEMP_DIR) as scratch,
+        ):
+            (Path(scratch) / ARCHIVE_NAME).symlink_to(archive)  # unpack_stored_archive removes the link, not the copy
+            unpack_stored_archive(Path(scratch), on_video=heartbeat)
+            media.save_tree(Path(scratch), job.upload_key)
     except UploadRejected as refusal:
+        _clear_videos(job.upload_key, keep=archive_key)
         raise PipelineError(f"The archive could not be unpacked: {refusal.message}") from None
+    except BaseException:
+        _clear_videos(job.upload_key, keep=archive_key)
+        raise
+    media.delete(archive_key)
+
+
+def _clear_videos(prefix: str, *, keep: str) -> None:
+    """Delete every object under a study's prefix but its archive."""
+    for key in list(media.walk(prefix)):
+        if key != keep:
+            media.delete(key)
 
 
 def planned_frames(path: Path, options: AnalysisOptions) -> int:

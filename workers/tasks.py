@@ -6,14 +6,16 @@ No task stores a result: the database is where a job's outcome lives.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from celery import shared_task
 from celery.signals import worker_ready
 from django.db import DatabaseError
 
-from predictions import services
+from predictions import counters, services
 from predictions.models import Job
 from workers import runner, study_runner
+from workers.run_control import Heartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +36,7 @@ def process_job(job_id: int) -> None:
     if job is None:
         logger.info("Job %s is not claimable (already taken, ended or deleted)", job_id)
         return
-    with runner.failures_recorded(job):
+    with runner.failures_recorded(job), Heartbeat(partial(services.job_heartbeat, job=job)):
         if job.kind == Job.Kind.STUDY:
             study_runner.run_study_job(job)
         else:
@@ -48,7 +50,7 @@ def process_job_part(part_id: int) -> None:
     if part is None:
         logger.info("Part %s is not claimable (already taken, or its job ended)", part_id)
         return
-    with runner.failures_recorded(part.job):
+    with runner.failures_recorded(part.job), Heartbeat(partial(services.job_heartbeat, job=part.job)):
         runner.run_part(part)
 
 
@@ -60,5 +62,19 @@ def media_purge_expired() -> int:
 
 @shared_task(name="workers.tasks.jobs_reap_stale", ignore_result=True)
 def jobs_reap_stale() -> list[int]:
-    """Beat: re-queue or fail RUNNING jobs whose worker stopped heartbeating."""
-    return list(services.jobs_reap_stale())
+    """Beat: re-queue or fail RUNNING jobs whose worker stopped heartbeating for minutes (the backstop)."""
+    return count_reaped(services.jobs_reap_stale())
+
+
+@shared_task(name="workers.tasks.jobs_recover_dead", ignore_result=True)
+def jobs_recover_dead() -> list[int]:
+    """Beat, every few seconds: resume the runs of workers that died (process gone, or heartbeat silent)."""
+    return count_reaped(services.jobs_recover_dead())
+
+
+def count_reaped(outcome: tuple[int, int]) -> list[int]:
+    """Add a reaper's (requeued, failed) to the shared counters /metrics reports."""
+    requeued, failed = outcome
+    counters.counter_add(counters.REAPED_REQUEUED, requeued)
+    counters.counter_add(counters.REAPED_FAILED, failed)
+    return [requeued, failed]

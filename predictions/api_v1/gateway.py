@@ -18,7 +18,7 @@ from predictions.selectors import (
     model_versions_available,
     study_get_for_user,
 )
-from predictions.study_views import STUDY_FILES
+from predictions.study_views import STUDY_FILES, study_file_key, study_files_stored
 from predictions.validators import UploadRejected, check_content_length
 
 logger = logging.getLogger(__name__)
@@ -34,6 +34,8 @@ __all__ = [
     "model_version_default",
     "model_version_named",
     "model_versions_available",
+    "study_file_key",
+    "study_files_stored",
     "study_from_zip",
     "study_get_for_user",
     "shipped_manifest",

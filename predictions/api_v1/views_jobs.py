@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from predictions import selectors
+from predictions import media, selectors
 from predictions.models import Job
 from predictions.models_api import ApiKey, JobWebhook
 
@@ -256,10 +256,10 @@ class JobFrame(APIView):
 
     def get(self, request, public_id, frame_index: int):
         """The annotated JPEG of a kept frame of the job."""
-        path = selectors.job_frame_path(owned_job(request, public_id), frame_index)
-        if path is None:
+        key = selectors.job_frame_key(owned_job(request, public_id), frame_index)
+        if key is None:
             raise Http404("No such frame")
-        response = FileResponse(open(path, "rb"), content_type="image/jpeg")
+        response = FileResponse(media.open_file(key), content_type="image/jpeg")
         response["Cache-Control"] = "private, max-age=3600"
         return response
 

@@ -13,7 +13,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from predictions import selectors
+from predictions import media, selectors
 from predictions.models import Job, ModelVersion
 from predictions.models_api import ApiKey
 
@@ -94,8 +94,7 @@ def study_document(job: Job) -> dict:
     """A study's snapshot, its report (once finished) and API links to its report files."""
     files = {
         name: reverse("api-v1-study-file", kwargs={"public_id": job.public_id, "name": name})
-        for name in gateway.STUDY_FILES
-        if (job.results_dir / name).is_file()
+        for name in gateway.study_files_stored(job)
     }
     report = job.summary if job.status == Job.Status.SUCCEEDED else None
     return {"job": selectors.job_snapshot(job), "report": report, "files": files}
@@ -159,9 +158,10 @@ class StudyFile(APIView):
     def get(self, request, public_id, name: str):
         """The file, by its allow-listed name."""
         job = staff_study(request, public_id)
-        if name not in gateway.STUDY_FILES or not (job.results_dir / name).is_file():
+        key = gateway.study_file_key(job, name)
+        if key is None:
             raise Http404("No such file")
         content_type, _ = gateway.STUDY_FILES[name]
-        response = FileResponse(open(job.results_dir / name, "rb"), content_type=content_type)
+        response = FileResponse(media.open_file(key), content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="study-{str(job.public_id)[:8]}-{name}"'
         return response

@@ -19,6 +19,7 @@ from .jobs import (
     job_enqueue,
     job_fail,
     job_finish,
+    job_heartbeat,
     job_plan_image,
     job_record_frames,
     job_retry,
@@ -31,6 +32,7 @@ from .models import ModelSync, ModelUnavailable, model_version_activate, model_v
 from .parts import (
     PROCESS_JOB_PART_TASK,
     frame_ranges,
+    job_merge_claim,
     job_part_done,
     job_parts_enqueue,
     job_plan_video,
@@ -38,8 +40,10 @@ from .parts import (
     part_enqueue,
     part_is_last,
     planned_result_frames,
+    resume_frame,
     video_needs_split,
 )
+from .recovery import jobs_recover_dead
 from .studies import study_create, study_finish, study_heartbeat, study_plan, study_record_video
 from .study_drafts import study_draft_add, study_draft_start
 
@@ -63,7 +67,9 @@ __all__ = [
     "job_enqueue",
     "job_fail",
     "job_finish",
+    "job_heartbeat",
     "job_media_purge",
+    "job_merge_claim",
     "job_part_done",
     "job_parts_enqueue",
     "job_plan_image",
@@ -73,11 +79,13 @@ __all__ = [
     "job_succeed",
     "job_use_model",
     "jobs_reap_stale",
+    "jobs_recover_dead",
     "media_purge_expired",
     "part_claim",
     "part_enqueue",
     "part_is_last",
     "planned_result_frames",
+    "resume_frame",
     "stale_before",
     "stale_error",
     "study_create",

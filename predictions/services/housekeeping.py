@@ -7,18 +7,17 @@ PENDING or RUNNING job), called from ``media_purge_expired``.
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ..models import Job, JobPart, results_root, studies_dir, uploads_dir
+from .. import media
+from ..models import RESULTS_FOLDER, STUDIES_FOLDER, UPLOADS_FOLDER, Job, JobPart
 from .jobs import job_enqueue, job_fail, stale_before, upload_delete
 from .parts import part_enqueue
 
@@ -31,10 +30,7 @@ def job_media_purge(*, job: Job, now: datetime | None = None) -> int:
     """Remove an ended job's upload and result frames now (admin action, and the sweep); files removed."""
     if job.status not in Job.FINAL_STATUSES:
         return 0
-    removed = int(upload_delete(job=job))
-    if job.results_dir.is_dir():
-        removed += sum(1 for path in job.results_dir.iterdir() if path.is_file())
-        shutil.rmtree(job.results_dir, ignore_errors=True)
+    removed = int(upload_delete(job=job)) + media.delete_tree(job.results_prefix)
     Job.objects.filter(pk=job.pk, status__in=Job.FINAL_STATUSES).update(
         media_purged_at=now or timezone.now(), result_frames=[]
     )
@@ -42,7 +38,7 @@ def job_media_purge(*, job: Job, now: datetime | None = None) -> int:
 
 
 def media_purge_expired(*, now: datetime | None = None) -> int:
-    """Sweep MEDIA_ROOT by job state: leftovers of ended jobs, expired result frames, old orphans. Files removed."""
+    """Sweep the media storage by job state: leftovers of ended jobs, expired frames, old orphans. Objects removed."""
     now = now or timezone.now()
     removed = 0
     ended = Job.objects.filter(status__in=Job.FINAL_STATUSES)
@@ -61,36 +57,38 @@ def media_purge_expired(*, now: datetime | None = None) -> int:
 
 def _orphans_remove(now: datetime) -> int:
     """Remove uploads, study folders and result folders that no job row names, once they are older than an hour."""
-    cutoff = (now - ORPHAN_MIN_AGE).timestamp()
+    cutoff = now - ORPHAN_MIN_AGE
     uploads = set(Job.objects.exclude(upload_name="").values_list("upload_name", flat=True))
     # A study folder without a row: a draft of loose files nobody ran, or a web process that died mid-upload.
     studies = set(Job.objects.filter(kind=Job.Kind.STUDY).values_list("upload_name", flat=True))
     results = {str(public_id) for public_id in Job.objects.values_list("public_id", flat=True)}
     return (
-        _unknown_entries_remove(uploads_dir(), known=uploads, cutoff=cutoff, folders=False)
-        + _unknown_entries_remove(studies_dir(), known=studies, cutoff=cutoff, folders=True)
-        + _unknown_entries_remove(results_root(), known=results, cutoff=cutoff, folders=True)
+        _unknown_objects_remove(UPLOADS_FOLDER, known=uploads, cutoff=cutoff)
+        + _unknown_prefixes_remove(STUDIES_FOLDER, known=studies, cutoff=cutoff)
+        + _unknown_prefixes_remove(RESULTS_FOLDER, known=results, cutoff=cutoff)
     )
 
 
-def _unknown_entries_remove(root: Path, *, known: Iterable[str], cutoff: float, folders: bool) -> int:
-    """Remove the files (or folders) directly under ``root`` whose name is not ``known`` and that are older than cutoff.
-
-    Returns how many files went.
-    """
-    if not root.is_dir():
-        return 0
+def _unknown_objects_remove(prefix: str, *, known: Iterable[str], cutoff: datetime) -> int:
+    """Remove the objects directly under ``prefix`` whose name is not ``known`` and that were written before cutoff."""
     known = set(known)
     removed = 0
-    for entry in root.iterdir():
-        if entry.name in known or (entry.is_dir() != folders) or entry.stat().st_mtime >= cutoff:
-            continue
-        if folders:
-            removed += sum(1 for path in entry.rglob("*") if path.is_file())
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
-            removed += 1
+    for name in media.children(prefix)[1]:
+        key = f"{prefix}/{name}"
+        if name not in known and media.modified_time(key) < cutoff:
+            removed += int(media.delete(key))
+    return removed
+
+
+def _unknown_prefixes_remove(prefix: str, *, known: Iterable[str], cutoff: datetime) -> int:
+    """Remove every object under each ``prefix/<name>/`` whose name is not ``known`` and whose newest object was
+    written before cutoff; how many objects went."""
+    known = set(known)
+    removed = 0
+    for name in media.children(prefix)[0]:
+        newest = None if name in known else media.newest_time(f"{prefix}/{name}")
+        if newest is not None and newest < cutoff:
+            removed += media.delete_tree(f"{prefix}/{name}")
     return removed
 
 

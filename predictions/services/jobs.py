@@ -8,7 +8,6 @@ they are given: the pipeline's work (tracking, summaries) is the worker's.
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -20,12 +19,14 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from genrec_site.celery import app as celery_app
+from genrec_site.celery import queue_name
 from workers.pipeline.types import FrameResult, VideoSummary, analysed_frames
 
-from .. import events
+from .. import counters, events, media
 from ..models import AnalysedFrame, Detection, Job, JobPart, ModelVersion
-from ..selectors import job_counters, job_snapshot, model_version_default
+from ..selectors import job_counters, job_frames_written, job_snapshot, model_version_default
 from ..validators import ValidatedUpload
+from .owners import owner_gone, this_worker
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ PROCESS_JOB_TASK = "workers.tasks.process_job"
 ERROR_MAX_LENGTH = 2000
 QUEUE_UNAVAILABLE = "The job queue is not reachable right now; please upload the file again in a few minutes."
 CANCELLED_PART = "Cancelled with its job."
+# The queue of each kind of job: a photo never waits behind a video or a study.
+KIND_QUEUES = {Job.Kind.IMAGE: "photos", Job.Kind.VIDEO: "videos", Job.Kind.STUDY: "studies"}
 
 
 # ---- creating, queueing and claiming ----
@@ -73,14 +76,18 @@ def job_create(
 
 
 def job_enqueue(job_pk: int) -> None:
-    """Queue process_job; a broker that is down fails the job at once instead of leaving it PENDING forever.
+    """Queue process_job on its kind's queue; a broker that is down fails the job at once, never PENDING forever.
 
     Results are ignored: the database holds the outcome, and a sender waiting on result channels would
     subscribe to one per task for as long as the web process lives.
     """
     try:
-        Job.objects.filter(pk=job_pk).update(queued_at=timezone.now())
-        celery_app.send_task(PROCESS_JOB_TASK, args=[job_pk], ignore_result=True)
+        kind = Job.objects.filter(pk=job_pk).values_list("kind", flat=True).first()
+        if kind is None:
+            return
+        queue = queue_name(KIND_QUEUES[kind])
+        Job.objects.filter(pk=job_pk).update(queued_at=timezone.now(), queue=queue)
+        celery_app.send_task(PROCESS_JOB_TASK, args=[job_pk], ignore_result=True, queue=queue)
     except Exception:
         logger.exception("Could not queue job %s", job_pk)
         job = Job.objects.filter(pk=job_pk).first()
@@ -94,20 +101,24 @@ def stale_before(now: datetime) -> datetime:
 
 
 def job_claim(*, job_id: int) -> Job | None:
-    """Take a PENDING job (or a RUNNING one whose worker stopped heartbeating) for this worker; None if not ours.
+    """Take a PENDING job (or a RUNNING one whose owner is gone) for this worker process; None if not ours.
 
-    Whatever an earlier run of the job wrote is removed first, so a re-run never duplicates results.
+    A video that already has parts keeps what they stored: its parts resume (``parts.part_claim``). Any other
+    job forgets what an earlier run wrote, so a re-run never duplicates results.
     """
     now = timezone.now()
-    claimable = Q(status=Job.Status.PENDING) | Q(
-        status=Job.Status.RUNNING, heartbeat_at__lt=stale_before(now), attempts__lt=settings.GENREC_MAX_ATTEMPTS
-    )
+    seen = Job.objects.filter(pk=job_id).values("status", "worker", "heartbeat_at", "attempts").first()
+    if seen is None or not _job_claimable(seen, now):
+        return None
     with transaction.atomic():
-        changed = Job.objects.filter(claimable, pk=job_id).update(
+        changed = Job.objects.filter(
+            pk=job_id, status=seen["status"], worker=seen["worker"], heartbeat_at=seen["heartbeat_at"]
+        ).update(
             status=Job.Status.RUNNING,
             attempts=F("attempts") + 1,
             started_at=now,
             heartbeat_at=now,
+            worker=this_worker(),
             finished_at=None,
             finalizing_at=None,
             error="",
@@ -115,8 +126,34 @@ def job_claim(*, job_id: int) -> Job | None:
         if changed != 1:
             return None
         job = Job.objects.get(pk=job_id)
-        _results_reset(job)
+        if job.kind != Job.Kind.VIDEO or not job.parts.exists():
+            _results_reset(job)
+    if seen["attempts"]:
+        counters.counter_add(counters.REDELIVERIES)
     return job
+
+
+def _job_claimable(seen: dict, now: datetime) -> bool:
+    if seen["status"] == Job.Status.PENDING:
+        return True
+    return (
+        seen["status"] == Job.Status.RUNNING
+        and seen["attempts"] < settings.GENREC_MAX_ATTEMPTS
+        and owner_gone(seen["worker"], seen["heartbeat_at"], now)
+    )
+
+
+def job_heartbeat(*, job: Job) -> bool:
+    """The heartbeat thread's write: this process's parts of the job, and the job; False once nothing is ours."""
+    now = timezone.now()
+    me = this_worker()
+    with transaction.atomic():
+        # A part that is DONE still beats while its task merges the job.
+        parts = JobPart.objects.filter(
+            job_id=job.pk, worker=me, status__in=(JobPart.Status.RUNNING, JobPart.Status.DONE)
+        ).update(heartbeat_at=now)
+        ours = Q() if parts else Q(worker=me)
+        return Job.objects.filter(ours, pk=job.pk, status=Job.Status.RUNNING).update(heartbeat_at=now) == 1
 
 
 def _results_reset(job: Job) -> None:
@@ -127,7 +164,7 @@ def _results_reset(job: Job) -> None:
     Job.objects.filter(pk=job.pk).update(frames_done=0, faces_found=0, parts_total=0, summary={})
     job.frames_done = job.faces_found = job.parts_total = 0
     job.summary = {}
-    shutil.rmtree(job.results_dir, ignore_errors=True)
+    media.delete_tree(job.results_prefix)
 
 
 def job_plan_image(*, job: Job) -> None:
@@ -169,14 +206,16 @@ def job_record_frames(*, job: Job, frames: Sequence[FrameResult], part: JobPart 
             frames_done=F("frames_done") + len(frames), faces_found=F("faces_found") + face_count, heartbeat_at=now
         )
         if part is not None and changed:
-            changed = JobPart.objects.filter(pk=part.pk, status=JobPart.Status.RUNNING).update(
-                frames_done=F("frames_done") + len(frames), heartbeat_at=now
+            # Only the part's owner writes, and the stored prefix moves with the rows, in the same transaction.
+            changed = JobPart.objects.filter(pk=part.pk, status=JobPart.Status.RUNNING, worker=part.worker).update(
+                frames_done=F("frames_done") + len(frames), frames_stored_until=frames[-1].index + 1, heartbeat_at=now
             )
         if not changed:
             transaction.set_rollback(True)
             return None
         AnalysedFrame.objects.bulk_create(_analysed_frame_rows(job, frames))
         Detection.objects.bulk_create(_detection_rows(job, frames))
+    counters.counter_add(counters.FRAMES_ANALYSED, len(frames))
     return job_counters(job=job)
 
 
@@ -230,7 +269,7 @@ def job_finish(
     was no longer RUNNING.
     """
     job.refresh_from_db(fields=["result_frames"])
-    kept = [index for index in job.result_frames if job.result_frame_path(index).is_file()]
+    kept = job_frames_written(job)
     smoothed = p_female_smoothed or {}
     rows = [
         (track_ids.get((frame_index, face_index)), smoothed.get((frame_index, face_index)), pk)
@@ -310,28 +349,26 @@ def job_ended(job_pk: int) -> None:
 
 
 def upload_delete(*, job: Job) -> bool:
-    """Delete the job's upload (a file, or a study's folder of videos) if it still exists."""
-    path = job.upload_path
-    if path is None or not path.exists():
+    """Delete the job's upload (one object, or a study's videos under its prefix) if it still exists."""
+    key = job.upload_key
+    if key is None:
         return False
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
-    return True
+    if job.kind == Job.Kind.STUDY:
+        return media.delete_tree(key) > 0
+    return media.delete(key)
 
 
 def job_delete(*, job: Job) -> None:
     """Delete a job with its upload and result frames (a running job is cancelled first so workers stop)."""
     job_cancel(job=job)
     upload_delete(job=job)
-    shutil.rmtree(job.results_dir, ignore_errors=True)
+    media.delete_tree(job.results_prefix)
     job.delete()
 
 
 def job_retry(*, job: Job) -> bool:
     """Put a FAILED or CANCELLED job back in the queue (admin); False when it is not ended or its upload is gone."""
-    if job.upload_path is None or not job.upload_path.is_file():
+    if job.upload_key is None or job.kind == Job.Kind.STUDY or not media.exists(job.upload_key):
         return False
     with transaction.atomic():
         changed = Job.objects.filter(pk=job.pk, status__in=(Job.Status.FAILED, Job.Status.CANCELLED)).update(

@@ -15,10 +15,13 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from genrec_site.celery import app as celery_app
+from genrec_site.celery import queue_name
+from workers.pipeline.config import DEFAULT_DETECTION
 from workers.pipeline.types import VideoInfo, analysed_frames
 
+from .. import counters
 from ..models import AnalysedFrame, Detection, Job, JobPart
-from .jobs import stale_before
+from .owners import owner_gone, this_worker
 
 PROCESS_JOB_PART_TASK = "workers.tasks.process_job_part"
 
@@ -86,29 +89,67 @@ def job_parts_enqueue(*, parts: Sequence[JobPart]) -> None:
 
 def part_enqueue(part_pk: int) -> None:
     """Send one part's task, noting when, so the reaper can tell a lost message from a long queue."""
+    queue = queue_name("videos")
     JobPart.objects.filter(pk=part_pk).update(queued_at=timezone.now())
-    celery_app.send_task(PROCESS_JOB_PART_TASK, args=[part_pk], ignore_result=True)
+    celery_app.send_task(PROCESS_JOB_PART_TASK, args=[part_pk], ignore_result=True, queue=queue)
 
 
 def part_claim(*, part_id: int) -> JobPart | None:
-    """Take a PENDING part of a RUNNING job (or a stale RUNNING one, after clearing what it wrote); else None."""
+    """Take a PENDING part of a RUNNING job (or a RUNNING one whose owner is gone) and rewind it to resume; else None.
+
+    Attempts are bounded: a part whose owner died GENREC_MAX_ATTEMPTS times is left to the recovery, which fails it.
+    """
     now = timezone.now()
-    claimable = Q(status=JobPart.Status.PENDING) | Q(status=JobPart.Status.RUNNING, heartbeat_at__lt=stale_before(now))
+    seen = (
+        JobPart.objects.filter(pk=part_id, job__status=Job.Status.RUNNING)
+        .values("status", "worker", "heartbeat_at", "attempts", "job__parts_total")
+        .first()
+    )
+    if seen is None or not _part_claimable(seen, now):
+        return None
     with transaction.atomic():
-        changed = JobPart.objects.filter(claimable, pk=part_id, job__status=Job.Status.RUNNING).update(
-            status=JobPart.Status.RUNNING, attempts=F("attempts") + 1, heartbeat_at=now, error=""
-        )
+        changed = JobPart.objects.filter(
+            pk=part_id,
+            job__status=Job.Status.RUNNING,
+            status=seen["status"],
+            worker=seen["worker"],
+            heartbeat_at=seen["heartbeat_at"],
+        ).update(status=JobPart.Status.RUNNING, attempts=F("attempts") + 1, heartbeat_at=now, worker=this_worker())
         if changed != 1:
             return None
         part = JobPart.objects.select_related("job").get(pk=part_id)
-        _part_reset(part)
+        _part_rewind(part)
         Job.objects.filter(pk=part.job_id).update(heartbeat_at=now)
+    if seen["attempts"] and seen["job__parts_total"] > 1:  # an unsplit job's claim counted it already
+        counters.counter_add(counters.REDELIVERIES)
     return part
 
 
-def _part_reset(part: JobPart) -> None:
-    """Remove what an earlier run of this part wrote and take it off the job's counters."""
-    in_range = Q(frame_index__gte=part.start_frame)
+def _part_claimable(seen: dict, now) -> bool:
+    if seen["status"] == JobPart.Status.PENDING:
+        return True
+    return (
+        seen["status"] == JobPart.Status.RUNNING
+        and seen["attempts"] < settings.GENREC_MAX_ATTEMPTS
+        and owner_gone(seen["worker"], seen["heartbeat_at"], now)
+    )
+
+
+def resume_frame(part: JobPart, *, every_n_frames: int, redetect_every: int) -> int:
+    """Where a part's next run starts: the last detector restart at or before its stored prefix.
+
+    Detection state restarts every every_n_frames * redetect_every frames (parts start on such a frame too), so
+    a run from there detects exactly what an uninterrupted run does.
+    """
+    block = every_n_frames * max(1, redetect_every)
+    stored_until = max(part.start_frame, part.frames_stored_until)
+    return part.start_frame + (stored_until - part.start_frame) // block * block
+
+
+def _part_rewind(part: JobPart) -> None:
+    """Keep what earlier runs stored before the resume frame; remove the rest and take it off the counters."""
+    start = resume_frame(part, every_n_frames=part.job.every_n_frames, redetect_every=DEFAULT_DETECTION.redetect_every)
+    in_range = Q(frame_index__gte=start)
     if not part_is_last(part):
         in_range &= Q(frame_index__lt=part.end_frame)
     frames_removed, _ = AnalysedFrame.objects.filter(in_range, job_id=part.job_id).delete()
@@ -117,8 +158,13 @@ def _part_reset(part: JobPart) -> None:
         Job.objects.filter(pk=part.job_id).update(
             frames_done=F("frames_done") - frames_removed, faces_found=F("faces_found") - faces_removed
         )
-    JobPart.objects.filter(pk=part.pk).update(frames_done=0)
-    part.frames_done = 0
+    kept = AnalysedFrame.objects.filter(job_id=part.job_id, frame_index__gte=part.start_frame, frame_index__lt=start)
+    part.frames_done = kept.count()
+    part.frames_stored_until = start
+    part.resumed_from = start if start > part.start_frame else None
+    JobPart.objects.filter(pk=part.pk).update(
+        frames_done=part.frames_done, frames_stored_until=start, resumed_from=part.resumed_from
+    )
 
 
 def part_is_last(part: JobPart) -> bool:
@@ -139,9 +185,14 @@ def job_part_done(*, part: JobPart) -> bool:
     # Every part marks itself DONE before looking, so the last one to do so sees all of them DONE.
     if JobPart.objects.filter(job_id=part.job_id).exclude(status=JobPart.Status.DONE).exists():
         return False
+    return job_merge_claim(job_id=part.job_id)
+
+
+def job_merge_claim(*, job_id: int) -> bool:
+    """Claim the one merge of a job whose parts are all DONE; True for the single caller that must finish it."""
     return (
-        Job.objects.filter(pk=part.job_id, status=Job.Status.RUNNING, finalizing_at__isnull=True).update(
-            finalizing_at=now
+        Job.objects.filter(pk=job_id, status=Job.Status.RUNNING, finalizing_at__isnull=True).update(
+            finalizing_at=timezone.now()
         )
         == 1
     )

@@ -9,7 +9,6 @@ of jobs.py (conditional updates that go on only when one row changed), its queue
 from __future__ import annotations
 
 import logging
-import shutil
 import uuid
 from functools import partial
 
@@ -18,8 +17,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from ..archives import check_study_archive, store_study_archive
-from ..models import Job, ModelVersion, StudyVideoResult, studies_dir
+from .. import media
+from ..archives import ARCHIVE_NAME, check_study_archive
+from ..models import STUDIES_FOLDER, Job, ModelVersion, StudyVideoResult
 from ..selectors import job_counters, model_version_default
 from .jobs import job_enqueue, job_succeed
 
@@ -34,18 +34,19 @@ def study_create(
     max_frames: int | None,
     model_version: ModelVersion | None = None,
 ) -> Job:
-    """Check a study ZIP's central directory, keep the archive for the worker, create its job and queue it.
+    """Check a study ZIP's central directory, store the archive by key for the worker, create its job and queue it.
 
-    Its model is recorded as job_create does (the one chosen, else the default).
-
-    Raises validators.UploadRejected with a readable message; on any failure no row and no file remain.
-    The worker unpacks the archive (predictions.archives.unpack_stored_archive) before its first video.
+    Its model is recorded as job_create does (the one chosen, else the default). The archive is stored as
+    ``studies/<hex>/archive.zip``; the worker unpacks a local copy of it (workers.study_runner) before its
+    first video. Raises validators.UploadRejected with a readable message; on any failure no row and no
+    object remain.
     """
     folder_name = uuid.uuid4().hex
-    folder = studies_dir() / folder_name
+    prefix = f"{STUDIES_FOLDER}/{folder_name}"
     archive = check_study_archive(upload)
     try:
-        store_study_archive(upload, folder)
+        upload.seek(0)
+        media.save(f"{prefix}/{ARCHIVE_NAME}", upload)
         with transaction.atomic():
             job = Job.objects.create(
                 owner=owner,
@@ -60,19 +61,10 @@ def study_create(
             )
             transaction.on_commit(partial(job_enqueue, job.pk))
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        remove_if_empty(studies_dir())
+        media.delete_tree(prefix)
         raise
     logger.info("Study %s: %d videos, %d bytes declared", job.public_id, len(archive.members), archive.unpacked_bytes)
     return job
-
-
-def remove_if_empty(folder) -> None:
-    """Remove an empty folder (MEDIA_ROOT/studies once its last study went); a folder in use stays."""
-    try:
-        folder.rmdir()
-    except OSError:
-        pass  # not empty: other studies are waiting there
 
 
 def study_plan(*, job: Job, videos_total: int) -> dict[str, dict]:

@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from predictions import media
 from predictions.api_v1 import urls as api_urls
 from predictions.models import Job
 from predictions.models_api import ApiKey, JobWebhook
@@ -51,8 +52,7 @@ def alices_things(alice, staff, settings):
     job = make_job(alice)
     JobWebhook.objects.create(job=job, url="http://127.0.0.1:9/hook", secret="s")
     study = Job.objects.create(owner=staff, kind=Job.Kind.STUDY, status=Job.Status.SUCCEEDED, original_name="b.zip")
-    study.results_dir.mkdir(parents=True)
-    (study.results_dir / "study.json").write_text("{}")
+    media.save(f"{study.results_prefix}/study.json", b"{}")
     return {"job": job, "study": study}
 
 

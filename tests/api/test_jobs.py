@@ -10,7 +10,7 @@ import time
 import pytest
 from django.urls import reverse
 
-from predictions import selectors, services
+from predictions import media, selectors, services
 from predictions.models import Detection, Job, ModelVersion
 from tests.predictions.web_factories import jpeg_bytes, make_job
 
@@ -104,7 +104,7 @@ def test_csv_has_the_sites_columns_and_rows(alice, alice_api):
     assert [(row["label"], float(row["p_female"])) for row in rows] == [("female", 0.9)]
 
 
-def test_frame_is_the_kept_jpeg(alice, alice_api):
+def test_frame_is_the_kept_jpeg(alice, alice_api, media_backend):
     job = make_job(alice)
     response = alice_api.get(reverse("api-v1-job-frame", args=[job.public_id, 0]), HTTP_ACCEPT="image/jpeg")
     assert response.status_code == 200 and b"".join(response.streaming_content) == jpeg_bytes()
@@ -123,9 +123,9 @@ def test_cancel_an_active_job_then_409(alice, alice_api, django_capture_on_commi
 
 def test_delete_removes_the_job_and_its_files(alice, alice_api):
     job = make_job(alice)
-    assert job.results_dir.is_dir()
+    assert list(media.walk(job.results_prefix)) == [job.result_frame_key(0)]
     assert alice_api.delete(reverse("api-v1-job", args=[job.public_id])).status_code == 204
-    assert not Job.objects.filter(pk=job.pk).exists() and not job.results_dir.exists()
+    assert not Job.objects.filter(pk=job.pk).exists() and list(media.walk(job.results_prefix)) == []
     assert alice_api.delete(reverse("api-v1-job", args=[job.public_id])).status_code == 404
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from predictions import services
+from predictions import media, services
 from predictions.archives import ARCHIVE_NAME
 from predictions.models import Job, ModelVersion
 from tests.study_helpers import face_study_zip, study_zip
@@ -26,9 +26,9 @@ def test_staff_creates_a_study_from_a_zip(staff, tmp_path, settings, django_capt
     job = Job.objects.get(kind=Job.Kind.STUDY)
     assert response.json()["job"]["id"] == str(job.public_id) and response.json()["report"] is None
     assert job.frames_total == 3 and job.every_n_frames == 2 and job.max_frames == 4 and len(queued) == 1
-    # The archive is kept as it came for the worker, which unpacks it.
-    assert [path.name for path in job.upload_path.rglob("*")] == [ARCHIVE_NAME]
-    assert (job.upload_path / ARCHIVE_NAME).read_bytes() == archive.read_bytes()
+    # The archive is stored by key as it came for the worker, which unpacks it.
+    assert list(media.walk(job.upload_key)) == [f"{job.upload_key}/{ARCHIVE_NAME}"]
+    assert media.read_bytes(f"{job.upload_key}/{ARCHIVE_NAME}") == archive.read_bytes()
 
 
 def test_a_refused_archive_is_a_json_400_and_leaves_nothing(staff, tmp_path, settings):
@@ -56,11 +56,10 @@ def test_a_study_runs_with_the_model_it_names_and_an_unknown_one_is_refused(
     assert Job.objects.get(kind=Job.Kind.STUDY).model_version == ModelVersion.objects.get(name="eigen-b")
 
 
-def test_study_detail_and_report_files(staff):
+def test_study_detail_and_report_files(staff, media_backend):
     job = Job.objects.create(owner=staff, kind=Job.Kind.STUDY, status=Job.Status.SUCCEEDED, original_name="b.zip")
-    job.results_dir.mkdir(parents=True)
-    (job.results_dir / "study.json").write_text(json.dumps({"cells": []}))
-    (job.results_dir / "secret.txt").write_text("not a report file")
+    media.save(f"{job.results_prefix}/study.json", json.dumps({"cells": []}).encode())
+    media.save(f"{job.results_prefix}/secret.txt", b"not a report file")
     Job.objects.filter(pk=job.pk).update(summary={"cells": []})
     api = key_client(staff, scope="read")
     detail = api.get(reverse("api-v1-study", args=[job.public_id])).json()

@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from predictions import services
+from predictions import media, services
 from predictions.models import Job, ModelVersion
 from predictions.models_api import JobWebhook
 from tests.predictions.test_validators import CORPUS_NAMES, hostile_corpus  # noqa: F401  (the site's corpus)
@@ -49,7 +49,7 @@ def test_good_upload_creates_the_job_stores_the_file_and_queues_it_once(
     job = Job.objects.get()
     assert response.json()["id"] == str(job.public_id) and response.json()["status"] == "PENDING"
     assert job.owner == alice and job.kind == "image" and job.original_name == "a.png"
-    assert stored_files(settings) == [job.upload_path] and len(queued) == 1
+    assert stored_files(settings) == [media.local_path(job.upload_key)] and len(queued) == 1
 
 
 def test_video_upload_records_sampling(alice_api, tmp_path, django_capture_on_commit_callbacks):

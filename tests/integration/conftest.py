@@ -12,11 +12,20 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 
 from genrec_site.celery import app as celery_app
+from genrec_site.celery import queue_settings
 from tests.jobs_helpers import train_tiny_model
 
 # Database 9 keeps test queues and groups away from a developer's running platform on database 0.
 TEST_REDIS_URL = os.environ.get("GENREC_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
-CELERY_KEYS = ("broker_url", "result_backend", "task_default_queue")
+CELERY_KEYS = (
+    "broker_url",
+    "result_backend",
+    "task_default_queue",
+    "task_queues",
+    "task_routes",
+    "genrec_queues",
+    "genrec_queue_prefix",
+)
 
 
 def _forget_connections(app) -> None:
@@ -60,12 +69,12 @@ def engine_settings(settings, tiny_model_dir, engine_redis_url):
 
 @pytest.fixture
 def celery_test_app(engine_settings, engine_redis_url) -> Iterator:
-    """The project's Celery app pointed at the test Redis database and a queue no other run consumes."""
+    """The project's Celery app pointed at the test Redis database and queues no other run consumes."""
     saved = {key: celery_app.conf[key] for key in CELERY_KEYS}
     celery_app.conf.update(
         broker_url=engine_redis_url,
         result_backend=engine_redis_url,
-        task_default_queue=f"genrec-test-{uuid.uuid4().hex[:8]}",
+        **queue_settings(f"genrec-test-{uuid.uuid4().hex[:8]}-"),
     )
     _forget_connections(celery_app)
     yield celery_app

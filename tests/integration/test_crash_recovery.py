@@ -11,7 +11,7 @@ import signal
 
 import pytest
 
-from predictions import services
+from predictions import media, services
 from predictions.models import AnalysedFrame, Job
 from tests.jobs_helpers import validated_upload, wait_for_job, write_face_clip
 from tests.processes import EngineProcesses, RedisServer, assert_every_frame_stored_once, redis_server_binary
@@ -102,7 +102,7 @@ def test_pool_process_killed_mid_video_job_runs_again_and_succeeds_without_dupli
     assert job.status == Job.Status.SUCCEEDED, job.error
     assert job.attempts == 2
     assert_every_frame_stored_once(job, frames=CLIP_FRAMES)
-    assert not job.upload_path.exists()
+    assert not media.exists(job.upload_key)
 
 
 def test_pool_process_killed_on_every_attempt_ends_failed_with_a_reason(alice, engine, long_clip):
@@ -120,7 +120,7 @@ def test_pool_process_killed_on_every_attempt_ends_failed_with_a_reason(alice, e
     assert job.attempts == MAX_ATTEMPTS
     # What the last attempt wrote before dying is kept once, never twice.
     assert AnalysedFrame.objects.filter(job=job).count() == job.frames_done < CLIP_FRAMES
-    assert not job.upload_path.exists()
+    assert not media.exists(job.upload_key)
 
 
 def test_whole_worker_killed_job_is_reaped_and_finished_by_another_worker(alice, engine, long_clip):
@@ -136,4 +136,4 @@ def test_whole_worker_killed_job_is_reaped_and_finished_by_another_worker(alice,
     assert job.status == Job.Status.SUCCEEDED, job.error
     assert job.attempts == 2
     assert_every_frame_stored_once(job, frames=CLIP_FRAMES)
-    assert not job.upload_path.exists()
+    assert not media.exists(job.upload_key)

@@ -9,7 +9,7 @@ from channels.testing import WebsocketCommunicator
 from django.urls import reverse
 
 from genrec_site.asgi import application
-from predictions import selectors, services
+from predictions import media, selectors, services
 from predictions.models import AnalysedFrame, Detection, Job
 from tests.jobs_helpers import session_headers, validated_upload, wait_for_job, write_face_clip, write_face_image
 
@@ -40,8 +40,7 @@ def test_video_job_streams_progress_to_its_owner_and_ends_with_results(alice, cl
         response = client.post(reverse("job-upload"), {"file": file, "every_n_frames": "1"})
     assert response.status_code == 201, response.content
     job = Job.objects.get(public_id=response.json()["job"]["id"], owner=alice)
-    upload_path = job.upload_path
-    assert upload_path.exists()
+    assert media.exists(job.upload_key)
 
     snapshot, messages = asyncio.run(watch(job, headers, worker()))
 
@@ -66,8 +65,8 @@ def test_video_job_streams_progress_to_its_owner_and_ends_with_results(alice, cl
     untracked = Detection.objects.filter(job=job, track_id__isnull=True).count()
     assert untracked == job.summary["unconfirmed_faces"] < job.faces_found
     assert AnalysedFrame.objects.filter(job=job).count() == CLIP_FRAMES
-    assert selectors.job_frame_path(job, 0).read_bytes()[:3] == b"\xff\xd8\xff"
-    assert not upload_path.exists()
+    assert media.read_bytes(selectors.job_frame_key(job, 0))[:3] == b"\xff\xd8\xff"
+    assert not media.exists(job.upload_key)
 
 
 def test_image_job_keeps_its_annotated_copy_and_deletes_the_upload(alice, tmp_path, worker):
@@ -80,18 +79,18 @@ def test_image_job_keeps_its_annotated_copy_and_deletes_the_upload(alice, tmp_pa
 
     assert job.status == Job.Status.SUCCEEDED, job.error
     assert job.faces_found == 1 and job.summary["faces"] == 1
-    assert selectors.job_frame_path(job, 0) is not None
-    assert not job.upload_path.exists()
+    assert selectors.job_frame_key(job, 0) is not None
+    assert not media.exists(job.upload_key)
 
 
 def test_unreadable_video_fails_with_a_readable_message(alice, tmp_path, worker):
     clip = write_face_clip(tmp_path / "clip.mp4", frames=10)
     job = services.job_create(owner=alice, upload=validated_upload(clip), every_n_frames=1)
-    job.upload_path.write_bytes(b"\x00" * 4096)  # damaged on disk after validation
+    media.save(job.upload_key, b"\x00" * 4096)  # damaged in storage after validation
 
     with worker():
         wait_for_job(job, until=lambda job: job.status in Job.FINAL_STATUSES)
 
     assert job.status == Job.Status.FAILED
     assert "video" in job.error
-    assert not job.upload_path.exists()
+    assert not media.exists(job.upload_key)

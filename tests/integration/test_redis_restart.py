@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from predictions import services
+from predictions import media, services
 from predictions.models import Job
 from tests.jobs_helpers import validated_upload, wait_for_job, write_face_clip
 from tests.processes import (
@@ -93,9 +93,9 @@ def assert_succeeded_once(job: Job, *, frames: int) -> None:
     assert_every_frame_stored_once(job, frames=frames)
     # The upload goes right after the final state is committed (services.job_ended), a moment after it is visible.
     deadline = time.monotonic() + 10
-    while job.upload_path.exists() and time.monotonic() < deadline:
+    while media.exists(job.upload_key) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not job.upload_path.exists()
+    assert not media.exists(job.upload_key)
 
 
 @pytest.mark.parametrize("owned_redis", [APPEND_ONLY], indirect=True)
@@ -133,4 +133,4 @@ def test_upload_while_redis_is_down_fails_the_job_at_once_with_a_readable_messag
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED  # never PENDING with no message behind it
     assert job.error == services.QUEUE_UNAVAILABLE
-    assert not job.upload_path.exists()
+    assert not media.exists(job.upload_key)

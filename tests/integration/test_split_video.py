@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 import pytest
 
-from predictions import services
+from predictions import media, services
 from predictions.models import AnalysedFrame, Detection, Job, JobPart
 from tests.jobs_helpers import validated_upload, wait_for_job, write_face_clip
 from workers import runner
@@ -102,7 +102,7 @@ def test_cancel_stops_every_part_of_a_running_split_job(alice, settings, tmp_pat
         assert part.status == JobPart.Status.FAILED
         assert part.frames_done < part.end_frame - part.start_frame
     assert AnalysedFrame.objects.filter(job=job).count() == frames_when_idle
-    assert not job.upload_path.exists()
+    assert not media.exists(job.upload_key)
 
 
 def wait_until_idle(app, hostname: str) -> None:

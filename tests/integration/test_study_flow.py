@@ -17,9 +17,9 @@ from channels.testing import WebsocketCommunicator
 from django.urls import reverse
 
 from genrec_site.asgi import application
-from predictions import services
+from predictions import media, services
 from predictions.archives import ARCHIVE_NAME
-from predictions.models import Job, StudyVideoResult, studies_dir
+from predictions.models import Job, StudyVideoResult
 from tests.integration.test_job_flow import watch
 from tests.integration.test_split_video import wait_until_idle
 from tests.jobs_helpers import session_headers
@@ -46,15 +46,17 @@ def files_under(folder) -> list:
     return [path for path in folder.rglob("*") if path.is_file()]
 
 
-def test_staff_study_runs_to_its_report_with_progress_per_video(staff, bob, client, tmp_path, worker, settings):
+def test_staff_study_runs_to_its_report_with_progress_per_video(
+    staff, bob, client, tmp_path, worker, settings, media_backend
+):
     archive = face_study_zip(tmp_path, frames=CLIP_FRAMES)
     headers = session_headers(client, staff)
     response = post_study(client, archive, every_n_frames="1", max_frames=str(MAX_FRAMES))
     assert response.status_code == 201, response.content
     job = Job.objects.get(public_id=response.json()["job"]["id"], owner=staff)
     assert job.kind == Job.Kind.STUDY and job.frames_total == len(STUDY_ENTRIES)
-    unpacked = job.upload_path
-    assert files_under(unpacked) == [unpacked / ARCHIVE_NAME]  # the worker unpacks it
+    unpacked = job.upload_key
+    assert list(media.walk(unpacked)) == [f"{unpacked}/{ARCHIVE_NAME}"]  # the worker unpacks it
 
     snapshot, messages = asyncio.run(watch(job, headers, worker()))
 
@@ -76,7 +78,7 @@ def test_staff_study_runs_to_its_report_with_progress_per_video(staff, bob, clie
 
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED and job.model_version is not None
-    assert not unpacked.exists()  # the videos go as soon as the study ends
+    assert list(media.walk(unpacked)) == []  # the videos go as soon as the study ends
     cells = {(cell["category"], cell["ethnicity"], cell["gender"]): cell for cell in job.summary["cells"]}
     assert cells[("FakeVideo-FakeAudio", "African", "male")]["videos_sampled"] == 1
     assert cells[("FakeVideo-FakeAudio", "Asian (East)", "female")]["videos_sampled"] == 1
@@ -109,6 +111,8 @@ def test_staff_study_runs_to_its_report_with_progress_per_video(staff, bob, clie
     client.force_login(bob)  # not the owner, not staff: the study does not exist for him
     assert client.get(reverse("study-detail", args=[job.public_id])).status_code == 404
     assert client.get(reverse("study-file", args=[job.public_id, "study.csv"])).status_code == 404
+    if media_backend == "s3":  # videos and report went through the bucket only
+        assert files_under(settings.MEDIA_ROOT) == []
 
 
 async def cancel_during_first_video(job: Job, headers, worker_context, celery_app) -> list[dict]:
@@ -132,14 +136,14 @@ def test_cancelled_study_stops_and_leaves_no_videos_or_report(staff, client, tmp
     archive = face_study_zip(tmp_path, frames=120)
     headers = session_headers(client, staff)
     job = Job.objects.get(public_id=post_study(client, archive, every_n_frames="1").json()["job"]["id"])
-    unpacked = job.upload_path
+    unpacked = job.upload_key
 
     messages = asyncio.run(cancel_during_first_video(job, headers, worker(), celery_test_app))
 
     assert messages[-1]["job"]["status"] == "CANCELLED"
     job.refresh_from_db()
     assert job.status == Job.Status.CANCELLED and job.frames_done < len(STUDY_ENTRIES)
-    assert not unpacked.exists() and not (job.results_dir / "study.json").exists()
+    assert list(media.walk(unpacked)) == [] and not media.exists(f"{job.results_prefix}/study.json")
 
 
 def test_archive_refused_only_while_unpacking_fails_the_study_and_leaves_no_files(staff, client, tmp_path, worker):
@@ -153,13 +157,13 @@ def test_archive_refused_only_while_unpacking_fails_the_study_and_leaves_no_file
 
     assert messages[-1]["job"]["status"] == "FAILED"
     assert "could not be unpacked" in messages[-1]["job"]["error"] and "damaged" in messages[-1]["job"]["error"]
-    assert not job.upload_path.exists() and not StudyVideoResult.objects.exists()
+    assert list(media.walk(job.upload_key)) == [] and not StudyVideoResult.objects.exists()
 
 
 def queued_tasks(celery_app) -> int:
     client = redis.Redis.from_url(celery_app.conf.broker_url)
     try:
-        return client.llen(celery_app.conf.task_default_queue)
+        return sum(client.llen(queue) for queue in celery_app.conf.genrec_queues.values())
     finally:
         client.close()
 
@@ -183,7 +187,7 @@ def test_hostile_archive_is_refused_and_leaves_nothing(kind, staff, client, tmp_
 
     assert response.status_code == 400 and message in response.json()["error"]
     assert not Job.objects.exists()
-    assert files_under(settings.MEDIA_ROOT) == [] and not studies_dir().exists()
+    assert files_under(settings.MEDIA_ROOT) == []
     assert queued_tasks(celery_test_app) == 0
 
 

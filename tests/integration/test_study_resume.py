@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from predictions import services
+from predictions import media, services
 from predictions.models import Job, StudyVideoResult
 from tests.integration import test_crash_recovery as crash
 from tests.jobs_helpers import wait_for_job
@@ -62,4 +62,4 @@ def test_study_whose_worker_is_killed_resumes_without_analysing_finished_videos_
         path: 1 if path in before else 2 for path in results
     }
     assert {row["path"] for row in job.summary["videos"]} == set(results)
-    assert not job.upload_path.exists()
+    assert list(media.walk(job.upload_key)) == []

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import cv2
 import numpy as np
 import pytest
 from django.urls import reverse
 
-from predictions import services
+from predictions import media, services
 from predictions.models import Job
 from tests.jobs_helpers import frames, make_job
 from workers.runner import finish_job
@@ -25,8 +27,7 @@ def _in_memory_channel_layer(settings):
 def finished_job_with_frame(owner) -> Job:
     job = services.job_claim(job_id=make_job(owner, original_name="beach.mp4").pk)
     services.job_record_frames(job=job, frames=frames([0, 1]))
-    job.results_dir.mkdir(parents=True)
-    cv2.imwrite(str(job.result_frame_path(0)), np.full((240, 320, 3), 128, np.uint8))
+    media.save(job.result_frame_key(0), cv2.imencode(".jpg", np.full((240, 320, 3), 128, np.uint8))[1].tobytes())
     job.result_frames = [0]
     job.save(update_fields=["result_frames"])
     finish_job(job)
@@ -88,4 +89,18 @@ def test_admin_actions_cancel_retry_and_purge(admin_client, alice, django_captur
     assert Job.objects.get(pk=running.pk).status == Job.Status.CANCELLED
     assert Job.objects.get(pk=failed.pk).status == Job.Status.PENDING
     ended.refresh_from_db()
-    assert ended.media_purged_at is not None and not ended.results_dir.exists()
+    assert ended.media_purged_at is not None and list(media.walk(ended.results_prefix)) == []
+
+
+def test_admin_list_shows_where_each_job_is_queue_worker_attempt_and_frames_stored(admin_client, alice):
+    job = make_job(alice, original_name="beach.mp4", frames_total=40, queue="videos")
+    claimed = services.job_claim(job_id=job.pk)
+    assert claimed is not None
+    services.job_record_frames(job=claimed, frames=frames(range(5)))
+    claimed.refresh_from_db()
+
+    page = admin_client.get(reverse(CHANGELIST)).content.decode()
+
+    assert claimed.queue == "videos" and claimed.worker.endswith(f":{os.getpid()}")
+    for shown in (claimed.queue, claimed.worker, "5 of 40"):
+        assert f">{shown}<" in page, shown

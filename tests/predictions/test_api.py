@@ -12,7 +12,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from predictions.models import Job, uploads_dir
+from predictions import media
+from predictions.models import Job
 
 from .web_factories import jpeg_bytes, make_job, png_bytes
 
@@ -20,8 +21,8 @@ pytestmark = pytest.mark.django_db
 
 
 def stored_uploads() -> list:
-    """Files under MEDIA_ROOT/uploads, where an accepted upload is written (once)."""
-    return [path for path in uploads_dir().rglob("*") if path.is_file()] if uploads_dir().is_dir() else []
+    """Objects under uploads/, where an accepted upload is stored (once)."""
+    return list(media.walk("uploads"))
 
 
 def test_api_answers_a_signed_out_script_with_401_json(client, alice):
@@ -146,13 +147,14 @@ def test_cancel_leaves_a_finished_job_alone(client, alice):
 
 def test_delete_removes_the_job_and_its_files(client, alice, settings):
     job = make_job(alice)
-    frame = job.result_frame_path(0)
+    frame = job.result_frame_key(0)
+    assert media.exists(frame)
     client.force_login(alice)
     assert client.get(reverse("job-delete", args=[job.public_id])).status_code == 405
     response = client.post(reverse("job-delete", args=[job.public_id]))
     assert response.status_code == 302 and response["Location"] == reverse("job-list")
     assert not Job.objects.filter(pk=job.pk).exists()
-    assert not frame.exists()
+    assert not media.exists(frame)
     assert "and all its files" in client.get(reverse("job-list")).content.decode()
 
 

@@ -10,8 +10,8 @@ from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from predictions import services
-from predictions.models import Job, ModelVersion, studies_dir, uploads_dir
+from predictions import media, services
+from predictions.models import Job, ModelVersion
 
 from .web_factories import jpeg_bytes
 
@@ -26,8 +26,8 @@ def _synced(installed_models, settings):
     services.model_version_activate(version=ModelVersion.objects.get(name="eigen-b"))
 
 
-def files_under(folder) -> list:
-    return [path for path in folder.rglob("*") if path.is_file()] if folder.is_dir() else []
+def stored(prefix: str) -> list[str]:
+    return list(media.walk(prefix))
 
 
 def upload(client, **fields):
@@ -69,7 +69,7 @@ def test_upload_naming_an_unknown_or_unavailable_model_is_400_and_leaves_nothing
     assert response.json()["error"] == (
         f"There is no available model called {asked!r}; the available models are: eigen-a, eigen-b."
     )
-    assert Job.objects.count() == 0 and files_under(uploads_dir()) == []
+    assert Job.objects.count() == 0 and stored("uploads") == []
 
 
 def test_study_page_offers_the_models_and_refuses_an_unknown_one_before_unpacking(client):
@@ -84,7 +84,7 @@ def test_study_page_offers_the_models_and_refuses_an_unknown_one_before_unpackin
 
     assert re.findall(r'<option value="([^"]+)"', page) == ["eigen-a", "eigen-b"] and 'id="study-model"' in page
     assert refused.status_code == 400 and "no available model called 'no-such-model'" in refused.json()["error"]
-    assert Job.objects.count() == 0 and files_under(studies_dir()) == []
+    assert Job.objects.count() == 0 and stored("studies") == []
 
 
 def test_concept_page_compares_every_available_model(client):

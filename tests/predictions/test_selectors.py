@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.http import Http404
 
-from predictions import selectors, services
+from predictions import media, selectors, services
 from predictions.models import Job
 from tests.jobs_helpers import frames, make_job
 from workers.pipeline.types import VideoInfo
@@ -78,8 +78,7 @@ def test_job_snapshot_lists_only_result_frames_already_written(alice):
     job = running_job(alice)
     Job.objects.filter(pk=job.pk).update(result_frames=[0, 5])
     job.refresh_from_db()
-    job.results_dir.mkdir(parents=True)
-    job.result_frame_path(5).write_bytes(b"jpeg")
+    media.save(job.result_frame_key(5), b"jpeg")
 
     snapshot = selectors.job_snapshot(job)
 
@@ -89,7 +88,7 @@ def test_job_snapshot_lists_only_result_frames_already_written(alice):
         == selectors.job_frame_url(job.public_id, 5)
         == f"/jobs/{job.public_id}/frames/5.jpg"
     )
-    assert selectors.job_frame_path(job, 0) is None and selectors.job_frame_path(job, 7) is None
+    assert selectors.job_frame_key(job, 0) is None and selectors.job_frame_key(job, 7) is None
 
 
 def test_job_result_rows_are_one_per_face_with_the_documented_columns(alice):

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from predictions import selectors, services
-from predictions.models import AnalysedFrame, Detection, Job, JobPart, uploads_dir
+from predictions import media, selectors, services
+from predictions.models import AnalysedFrame, Detection, Job, JobPart
 from tests.jobs_helpers import frames, make_job, validated_upload, write_face_clip, write_face_image
 from workers.pipeline.tracking import summarize_video
 from workers.pipeline.types import VideoInfo
@@ -29,7 +29,7 @@ def running_job(owner, **fields) -> Job:
     return services.job_claim(job_id=job.pk)
 
 
-def test_job_create_names_the_file_by_uuid_and_content_type_not_by_the_user(alice, tmp_path):
+def test_job_create_names_the_file_by_uuid_and_content_type_not_by_the_user(alice, tmp_path, media_backend):
     clip = write_face_clip(tmp_path / "clip.mp4", frames=12)
     upload = validated_upload(clip, name="../../holiday.exe")
 
@@ -37,8 +37,8 @@ def test_job_create_names_the_file_by_uuid_and_content_type_not_by_the_user(alic
 
     assert job.status == Job.Status.PENDING
     assert job.upload_name.endswith(".mp4") and "holiday" not in job.upload_name
-    assert job.upload_path.parent == uploads_dir()
-    assert job.upload_path.read_bytes() == clip.read_bytes()
+    assert job.upload_key == f"uploads/{job.upload_name}"
+    assert media.read_bytes(job.upload_key) == clip.read_bytes()
     assert job.original_name == "holiday.exe"
     assert (job.frames_total, job.width, job.height) == (3, 360, 280)
 
@@ -52,14 +52,14 @@ def test_job_create_for_an_image_analyses_one_frame(alice, tmp_path):
     assert job.upload_name.endswith(".jpg")
 
 
-def test_job_create_that_fails_leaves_neither_row_nor_file(tmp_path):
+def test_job_create_that_fails_leaves_neither_row_nor_file(tmp_path, media_backend):
     upload = validated_upload(write_face_image(tmp_path / "face.jpg"))
 
     with pytest.raises(Exception):  # noqa: B017 - whatever the database raises for a missing owner
         services.job_create(owner=None, upload=upload, every_n_frames=1)
 
     assert Job.objects.count() == 0
-    assert list(uploads_dir().iterdir()) == []
+    assert list(media.walk("uploads")) == []
 
 
 def test_job_create_queues_the_task_only_after_commit(alice, tmp_path, django_capture_on_commit_callbacks):
@@ -202,21 +202,19 @@ def test_job_cancel_deletes_the_upload_and_stops_every_part(alice, django_captur
 
     job.refresh_from_db()
     assert job.status == Job.Status.CANCELLED
-    assert not job.upload_path.exists()
+    assert not media.exists(job.upload_key)
     assert set(job.parts.values_list("status", flat=True)) == {JobPart.Status.FAILED}
     assert services.job_cancel(job=job) is False
 
 
-def test_job_delete_removes_row_upload_and_result_frames(alice):
+def test_job_delete_removes_row_upload_and_result_frames(alice, media_backend):
     job = running_job(alice)
-    job.results_dir.mkdir(parents=True)
-    job.result_frame_path(0).write_bytes(b"jpeg")
-    upload_path, results_dir = job.upload_path, job.results_dir
+    media.save(job.result_frame_key(0), b"jpeg")
 
     services.job_delete(job=job)
 
     assert not Job.objects.filter(pk=job.pk).exists()
-    assert not upload_path.exists() and not results_dir.exists()
+    assert not media.exists(job.upload_key) and list(media.walk(job.results_prefix)) == []
 
 
 def test_job_retry_requeues_an_ended_job_whose_upload_is_still_there(alice, django_capture_on_commit_callbacks):
@@ -236,7 +234,7 @@ def test_job_retry_requeues_an_ended_job_whose_upload_is_still_there(alice, djan
 def test_job_retry_refuses_a_job_whose_upload_is_gone(alice):
     job = running_job(alice)
     services.job_fail(job=job, error="boom")
-    job.upload_path.unlink()
+    media.delete(job.upload_key)
 
     assert services.job_retry(job=job) is False
     assert Job.objects.get(pk=job.pk).status == Job.Status.FAILED

@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from predictions import services
-from predictions.models import Job, studies_dir
+from predictions import media, services
+from predictions.models import STUDIES_FOLDER, Job
 from predictions.services.study_drafts import DRAFT_FILE
 from tests.jobs_helpers import write_face_clip
 from tests.predictions.web_factories import png_bytes
@@ -39,6 +39,10 @@ def files_under(folder) -> list:
     return [path for path in folder.rglob("*") if path.is_file()] if folder.exists() else []
 
 
+def stored(draft: str) -> list[str]:
+    return list(media.walk(f"{STUDIES_FOLDER}/{draft}"))
+
+
 def test_loose_videos_go_to_their_labelled_cells_and_run_as_one_study(staff, client, clip, tmp_path):
     client.force_login(staff)
     first = add_file(client, clip, path="FakeAVCeleb/RealVideo-RealAudio/African/men/id00042/00001.mp4")
@@ -54,8 +58,9 @@ def test_loose_videos_go_to_their_labelled_cells_and_run_as_one_study(staff, cli
     assert response.status_code == 201, response.content
     job = Job.objects.get(public_id=response.json()["job"]["id"], owner=staff)
     assert (job.kind, job.original_name, job.frames_total, job.every_n_frames) == (Job.Kind.STUDY, "my clips", 2, 2)
-    assert job.upload_path == studies_dir() / draft and not (job.upload_path / DRAFT_FILE).exists()
-    found = {video.path: video.cell for video in find_study_videos(job.upload_path)}
+    assert job.upload_key == f"{STUDIES_FOLDER}/{draft}" and not media.exists(f"{job.upload_key}/{DRAFT_FILE}")
+    with media.local_tree(job.upload_key) as root:
+        found = {video.path: video.cell for video in find_study_videos(root)}
     assert found == {
         "RealVideo-RealAudio/African/men/id00042/00001.mp4": (REAL_REAL, "African", "male"),
         "FakeVideo-FakeAudio/Asian (East)/women/00002_fake.mp4": (FAKE_FAKE, "Asian (East)", "female"),
@@ -87,7 +92,7 @@ def test_video_with_a_label_outside_the_allowed_values_is_refused_leaving_nothin
 def test_file_that_is_not_a_video_is_refused_and_the_draft_keeps_only_its_videos(kind, staff, client, clip, tmp_path):
     client.force_login(staff)
     draft = add_file(client, clip).json()["draft"]
-    kept = files_under(studies_dir() / draft)
+    kept = stored(draft)
     other = tmp_path / "other.mp4"
     other.write_bytes(png_bytes() if kind == "image" else b"<?php system($_GET['c']); ?>" * 20)
 
@@ -95,8 +100,8 @@ def test_file_that_is_not_a_video_is_refused_and_the_draft_keeps_only_its_videos
 
     assert response.status_code == 400
     assert ("image" if kind == "image" else "not an image or video") in response.json()["error"]
-    assert files_under(studies_dir() / draft) == kept
-    assert files_under(studies_dir().parent / "uploads") == []
+    assert stored(draft) == kept
+    assert list(media.walk("uploads")) == []
 
 
 def test_first_file_refused_creates_no_draft(staff, client, tmp_path, settings):
@@ -105,7 +110,7 @@ def test_first_file_refused_creates_no_draft(staff, client, tmp_path, settings):
     junk.write_bytes(b"\x00" * 4096)
 
     assert add_file(client, junk).status_code == 400
-    assert files_under(settings.MEDIA_ROOT) == [] and not list(studies_dir().glob("*"))
+    assert files_under(settings.MEDIA_ROOT) == [] and media.children(STUDIES_FOLDER) == ([], [])
 
 
 def test_same_name_in_the_same_cell_is_refused(staff, client, clip):
@@ -115,7 +120,7 @@ def test_same_name_in_the_same_cell_is_refused(staff, client, clip):
     response = add_file(client, clip, draft=draft)
 
     assert response.status_code == 400 and "already has a video named 00001.mp4" in response.json()["error"]
-    assert len(files_under(studies_dir() / draft)) == 2  # the first video and draft.json
+    assert len(stored(draft)) == 2  # the first video and draft.json
 
 
 def test_draft_of_someone_else_does_not_exist_for_them(staff, client, clip, django_user_model):
@@ -142,7 +147,7 @@ def test_abandoned_draft_is_removed_by_the_purge_after_an_hour(staff, client, cl
     draft = add_file(client, clip).json()["draft"]
 
     services.media_purge_expired(now=timezone.now() + timedelta(minutes=30))
-    assert (studies_dir() / draft).is_dir()  # still being filled, perhaps
+    assert stored(draft)  # still being filled, perhaps
 
     services.media_purge_expired(now=timezone.now() + timedelta(hours=2))
-    assert not (studies_dir() / draft).exists()
+    assert stored(draft) == []

@@ -7,6 +7,7 @@ import json
 import pytest
 from django.urls import reverse
 
+from predictions import media
 from predictions.models import Job
 from predictions.study_presenter import study_report
 from workers.pipeline.study import (
@@ -89,7 +90,8 @@ def finished_study(owner, tmp_path) -> Job:
     job = Job.objects.create(
         owner=owner, kind=Job.Kind.STUDY, status=Job.Status.SUCCEEDED, original_name="batch.zip", frames_total=4
     )
-    paths = write_study(result, job.results_dir)
+    paths = write_study(result, tmp_path / "report")
+    media.save_tree(tmp_path / "report", job.results_prefix)
     Job.objects.filter(pk=job.pk).update(summary=json.loads(paths["study.json"].read_text()), frames_done=4)
     job.refresh_from_db()
     return job
@@ -112,7 +114,7 @@ def test_report_page_shows_both_tables_the_comparison_and_what_was_left_out(clie
 
 def test_report_files_are_served_by_allow_listed_name_only(client, staff, tmp_path):
     job = finished_study(staff, tmp_path)
-    (job.results_dir / "secret.txt").write_text("not a study output")
+    media.save(f"{job.results_prefix}/secret.txt", b"not a study output")
     client.force_login(staff)
 
     csv_response = client.get(reverse("study-file", args=[job.public_id, "study.csv"]))

@@ -13,7 +13,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from predictions.models import Job, uploads_dir
+from predictions import media
+from predictions.models import Job
 from predictions.validators import (
     UNREADABLE_MESSAGE,
     ImageTruncated,
@@ -129,8 +130,8 @@ def test_good_upload_creates_the_job_stores_the_file_and_queues_it(
     assert job.kind == "image" and job.owner == alice
     assert job.original_name == "pässwördgnp.png"
     stored = [path for path in settings.MEDIA_ROOT.rglob("*") if path.is_file()]
-    assert stored == [job.upload_path] and job.upload_name.endswith(".png")
-    assert stored[0].read_bytes() == png_bytes()
+    assert stored == [settings.MEDIA_ROOT / job.upload_key] and job.upload_name.endswith(".png")
+    assert media.read_bytes(job.upload_key) == png_bytes()
     assert len(queued) == 1
 
 
@@ -221,6 +222,8 @@ def test_images_on_the_allow_list_pass_with_their_real_type(image_format, extens
     ("fourcc", "suffix", "extension"), [("mp4v", "mp4", "mp4"), ("MJPG", "avi", "avi"), ("VP80", "webm", "webm")]
 )
 def test_videos_on_the_allow_list_pass_with_their_real_type(tmp_path, settings, fourcc, suffix, extension):
+    settings.FILE_UPLOAD_TEMP_DIR = tmp_path / "checks"
+    settings.FILE_UPLOAD_TEMP_DIR.mkdir()
     clip = astronaut_video(tmp_path / f"clip.{suffix}", fourcc=fourcc, frames=12)
     upload = validate_upload(SimpleUploadedFile("clip.bin", clip.read_bytes()))
     assert (upload.kind, upload.extension, upload.width, upload.height, upload.frames) == (
@@ -231,10 +234,11 @@ def test_videos_on_the_allow_list_pass_with_their_real_type(tmp_path, settings, 
         12,
     )
     assert upload.fps == pytest.approx(10.0)
-    # Taken in once: the file checked is the one stored under its UUID name, and nothing else is written.
-    assert [path for path in settings.MEDIA_ROOT.rglob("*") if path.is_file()] == [upload.path]
-    assert upload.path.parent == uploads_dir() and upload.upload_name == f"{upload.path.stem}.{extension}"
-    assert upload.path.read_bytes() == clip.read_bytes()
+    # Stored once under its UUID name, nothing else written; the temporary copy that was checked is gone.
+    assert [path for path in settings.MEDIA_ROOT.rglob("*") if path.is_file()] == [settings.MEDIA_ROOT / upload.key]
+    assert upload.key == f"uploads/{upload.upload_name}" and upload.upload_name.endswith(f".{extension}")
+    assert media.read_bytes(upload.key) == clip.read_bytes()
+    assert list(settings.FILE_UPLOAD_TEMP_DIR.iterdir()) == []
 
 
 def test_quicktime_brand_is_called_mov(tmp_path):

@@ -10,6 +10,7 @@ import numpy as np
 from django.utils import timezone
 from PIL import Image
 
+from predictions import media
 from predictions.models import AnalysedFrame, Detection, Job
 
 
@@ -53,9 +54,7 @@ def make_job(
     Detection.objects.create(
         job=job, frame_index=0, face_index=0, x=4, y=5, w=30, h=30, label="female", p_female=0.9, confidence=0.9
     )
-    frame_path = job.result_frame_path(0)
-    frame_path.parent.mkdir(parents=True, exist_ok=True)
-    frame_path.write_bytes(jpeg_bytes())
+    media.save(job.result_frame_key(0), jpeg_bytes())
     return job
 
 

@@ -8,7 +8,7 @@ import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from django.utils import timezone
 
-from predictions import services
+from predictions import media, services
 from predictions.models import AnalysedFrame, Detection, Job
 from tests.jobs_helpers import frames, make_job, train_tiny_model, write_face_clip
 from workers import runner, tasks
@@ -62,7 +62,7 @@ def test_process_job_redelivered_while_the_first_run_is_alive_does_nothing(alice
 
     job.refresh_from_db()
     assert (job.status, job.attempts, job.frames_done) == (Job.Status.RUNNING, 1, 0)
-    assert job.upload_path.exists()
+    assert media.exists(job.upload_key)
 
 
 def test_soft_time_limit_fails_the_job_with_a_readable_message(alice, settings):
@@ -75,7 +75,7 @@ def test_soft_time_limit_fails_the_job_with_a_readable_message(alice, settings):
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED
     assert job.error == "Processing took longer than 10 minutes and was stopped."
-    assert not job.upload_path.exists()
+    assert not media.exists(job.upload_key)
 
 
 def test_unexpected_errors_fail_the_job_without_leaking_details(alice):
@@ -86,7 +86,7 @@ def test_unexpected_errors_fail_the_job_without_leaking_details(alice):
 
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED and "internal detail" not in job.error
-    assert not job.upload_path.exists()
+    assert not media.exists(job.upload_key)
 
 
 def test_a_missing_model_fails_the_job_and_says_so(alice, tmp_path, settings):
@@ -97,7 +97,7 @@ def test_a_missing_model_fails_the_job_and_says_so(alice, tmp_path, settings):
 
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED and job.error == runner.MODEL_ERROR
-    assert not job.upload_path.exists()
+    assert not media.exists(job.upload_key)
 
 
 def test_beat_tasks_run_the_sweep_and_the_reaper(alice, settings):
