@@ -181,10 +181,10 @@ def job_use_model(*, job: Job, model) -> ModelVersion:
     """
     version = ModelVersion.objects.filter(sha256=model.sha256).order_by("-available", "pk").first()
     if version is None:
-        version = ModelVersion.objects.create(
-            sha256=model.sha256,
+        # Two workers may meet the same unregistered model at once: the name is unique, so one row wins.
+        version, _ = ModelVersion.objects.get_or_create(
             name=f"{model.name or 'model'}-{model.sha256[:12]}",
-            metrics=model.manifest.get("metrics", {}),
+            defaults={"sha256": model.sha256, "metrics": model.manifest.get("metrics", {})},
         )
     Job.objects.filter(pk=job.pk).update(model_version=version)
     job.model_version = version
