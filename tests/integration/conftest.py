@@ -14,6 +14,7 @@ from celery.contrib.testing.worker import start_worker
 from genrec_site.celery import app as celery_app
 from genrec_site.celery import queue_settings
 from tests.jobs_helpers import train_tiny_model
+from tests.processes import RedisServer
 
 # Database 9 keeps test queues and groups away from a developer's running platform on database 0.
 TEST_REDIS_URL = os.environ.get("GENREC_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
@@ -43,6 +44,15 @@ def _forget_connections(app) -> None:
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A real model folder (manifest + sha256) the worker loads; trained in a second on seeded noise."""
     return train_tiny_model(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture
+def owned_redis(request, tmp_path):
+    """A Redis of this test alone, stopped after it; an indirect parameter True keeps an append-only file."""
+    server = RedisServer(tmp_path / "redis", append_only=getattr(request, "param", False))
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

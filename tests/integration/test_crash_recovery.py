@@ -14,7 +14,7 @@ import pytest
 from predictions import media, services
 from predictions.models import AnalysedFrame, Job
 from tests.jobs_helpers import validated_upload, wait_for_job, write_face_clip
-from tests.processes import EngineProcesses, RedisServer, assert_every_frame_stored_once, redis_server_binary
+from tests.processes import EngineProcesses, assert_every_frame_stored_once, redis_server_binary
 
 pytestmark = [
     pytest.mark.integration,
@@ -33,14 +33,6 @@ JOB_LIMIT_SECONDS = 120
 @pytest.fixture(scope="module")
 def long_clip(tmp_path_factory):
     return write_face_clip(tmp_path_factory.mktemp("clips") / "long.mp4", frames=CLIP_FRAMES)
-
-
-@pytest.fixture
-def owned_redis(tmp_path):
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -46,15 +46,6 @@ def clips(tmp_path_factory):
 
 
 @pytest.fixture
-def owned_redis(request, tmp_path):
-    """A Redis of this test alone; the test's indirect parameter says whether it keeps an append-only file."""
-    server = RedisServer(tmp_path / "redis", append_only=request.param)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def engine_redis_url(owned_redis) -> str:
     return owned_redis.url
 

@@ -15,7 +15,7 @@ from predictions import services
 from predictions.models import AnalysedFrame, Detection, Job, JobPart
 from tests.integration.test_crash_recovery import has_ended, kill_pool_process
 from tests.jobs_helpers import validated_upload, wait_for_job, write_face_clip
-from tests.processes import EngineProcesses, RedisServer, assert_every_frame_stored_once, redis_server_binary
+from tests.processes import EngineProcesses, assert_every_frame_stored_once, redis_server_binary
 from workers.pipeline.analysis import Analyzer
 from workers.pipeline.config import DEFAULT_DETECTION
 from workers.pipeline.model import load_model
@@ -37,14 +37,6 @@ JOB_LIMIT_SECONDS = 180
 @pytest.fixture(scope="module")
 def long_clip(tmp_path_factory):
     return write_face_clip(tmp_path_factory.mktemp("clips") / "long.mp4", frames=CLIP_FRAMES)
-
-
-@pytest.fixture
-def owned_redis(tmp_path):
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
