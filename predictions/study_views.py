@@ -162,7 +162,7 @@ def study_file(request: HttpRequest, public_id, name: str) -> FileResponse:
 @login_required_json
 @require_POST
 def study_upload(request: HttpRequest) -> JsonResponse:
-    """Accept one study ZIP from a staff member: check and unpack it, then create the job; 201 with its snapshot."""
+    """Accept one study ZIP from a staff member: check its directory, keep it for the worker; 201 and its snapshot."""
     if not request.user.is_staff:
         return json_error(STAFF_ONLY_MESSAGE, 403)
     return accept_upload(
@@ -173,6 +173,12 @@ def study_upload(request: HttpRequest) -> JsonResponse:
         f"per video a whole number from 1 to {settings.GENREC_MAX_VIDEO_FRAMES}.",
         create=_study_create_from_request,
     )
+
+
+def _study_created(job: Job) -> JsonResponse:
+    """201 with the new study's snapshot and the page that follows it."""
+    page = reverse("study-detail", kwargs={"public_id": job.public_id})
+    return JsonResponse({"job": selectors.job_snapshot(job), "page": page}, status=201)
 
 
 def _check_declared_archive_size(content_length: str | None) -> None:
@@ -191,8 +197,7 @@ def _study_create_from_request(request: HttpRequest, options: dict) -> JsonRespo
         max_frames=options["max_frames"],
         model_version=options["model"],
     )
-    page = reverse("study-detail", kwargs={"public_id": job.public_id})
-    return JsonResponse({"job": selectors.job_snapshot(job), "page": page}, status=201)
+    return _study_created(job)
 
 
 @csrf_exempt  # accept_upload runs the CSRF check itself, after the refusals that must not read the body
@@ -233,5 +238,4 @@ def study_draft_run(request: HttpRequest) -> JsonResponse:
         job = services.study_draft_start(owner=request.user, **form.cleaned_data)
     except UploadRejected as rejected:
         return json_error(rejected.message, rejected.status)
-    page = reverse("study-detail", kwargs={"public_id": job.public_id})
-    return JsonResponse({"job": selectors.job_snapshot(job), "page": page}, status=201)
+    return _study_created(job)
