@@ -179,6 +179,15 @@ def check_study_archive_size(size_bytes: int | None) -> None:
         raise UploadRejected(f"This archive is too large: the limit is {limit}.", status=413)
 
 
+def check_declared_archive_size(content_length: str | None) -> None:
+    """Refuse a study upload request by its declared Content-Length (unreadable, or over the archive limit)."""
+    try:
+        declared = int(content_length or 0)
+    except ValueError:
+        raise UploadRejected("The request has an invalid Content-Length.") from None
+    check_study_archive_size(declared)
+
+
 def check_study_archive(upload: UploadedFile | None) -> StudyArchive:
     """Check a study ZIP from its signature and central directory alone (zipfile reads nothing else); UploadRejected."""
     if upload is None:

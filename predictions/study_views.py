@@ -23,7 +23,7 @@ from workers.pipeline.study.report import GENDER_WORDS
 
 from . import intake, media, selectors, services
 from .api import accept_upload, json_error, login_required_json
-from .archives import check_study_archive_size
+from .archives import check_declared_archive_size
 from .formatting import whole_megabytes
 from .forms import (
     DEFAULT_STUDY_EVERY_N_FRAMES,
@@ -167,7 +167,7 @@ def study_upload(request: HttpRequest) -> JsonResponse:
         return json_error(STAFF_ONLY_MESSAGE, 403)
     return accept_upload(
         request,
-        check_declared_size=_check_declared_archive_size,
+        check_declared_size=check_declared_archive_size,
         options_form=StudyOptionsForm,
         options_error=f"Analyse every N frames must be a whole number from 1 to {EVERY_N_FRAMES_MAX}, and frames "
         f"per video a whole number from 1 to {settings.GENREC_MAX_VIDEO_FRAMES}.",
@@ -179,14 +179,6 @@ def _study_created(job: Job) -> JsonResponse:
     """201 with the new study's snapshot and the page that follows it."""
     page = reverse("study-detail", kwargs={"public_id": job.public_id})
     return JsonResponse({"job": selectors.job_snapshot(job), "page": page}, status=201)
-
-
-def _check_declared_archive_size(content_length: str | None) -> None:
-    try:
-        declared = int(content_length or 0)
-    except ValueError:
-        raise UploadRejected("The request has an invalid Content-Length.") from None
-    check_study_archive_size(declared)
 
 
 def _study_create_from_request(request: HttpRequest, options: dict) -> JsonResponse:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from predictions import services
-from predictions.archives import check_study_archive_size
+from predictions.archives import check_declared_archive_size
 from predictions.forms import model_refusal_message
 from predictions.intake import job_from_upload, limit_refusal, study_from_zip
 from predictions.models import Job
@@ -27,7 +27,7 @@ __all__ = [
     "STUDY_FILES",
     "UploadRejected",
     "check_content_length",
-    "check_study_archive_size",
+    "check_declared_archive_size",
     "job_from_upload",
     "limit_refusal",
     "model_refusal_message",

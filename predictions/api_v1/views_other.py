@@ -114,12 +114,10 @@ class StudyCreate(APIView):
     def post(self, request):
         """Check the ZIP's central directory as the study page does, keep it and queue the study; 201 with it."""
         try:
-            gateway.check_study_archive_size(int(request.META.get("CONTENT_LENGTH") or 0))
+            gateway.check_declared_archive_size(request.META.get("CONTENT_LENGTH"))
             refusal = gateway.limit_refusal(user=request.user)
             if refusal:
                 raise refusal
-        except ValueError:
-            return error_response("The request has an invalid Content-Length.", 400)
         except gateway.UploadRejected as rejected:
             return error_response(rejected.message, rejected.status)
         options = serializers.StudyCreateSerializer(data=request.data)
