@@ -29,7 +29,6 @@ CLIP_FRAMES = 150  # a few seconds a video: the worker is caught between its sec
 LIMIT_SECONDS = 180
 
 # The Redis, worker and beat of the crash-recovery tests, shared rather than copied.
-owned_redis = crash.owned_redis
 engine_redis_url = crash.engine_redis_url
 engine = crash.engine
 
