@@ -140,6 +140,28 @@ def test_compose_creates_the_private_bucket_the_platform_uses_before_it_starts(s
     assert minio["healthcheck"]["test"][:2] == ["CMD", "mc"]
 
 
+def test_compose_gives_the_platform_a_key_scoped_to_its_bucket(services):
+    import json
+
+    create = services["createbucket"]
+    environment = services["web"]["environment"]
+    key = resolved(environment["AWS_ACCESS_KEY_ID"])
+    assert key == resolved(create["environment"]["PLATFORM_KEY"])
+    assert key != resolved(create["environment"]["MINIO_ROOT_USER"])  # the root user stays with MinIO
+    assert "MINIO_ROOT" not in environment["AWS_SECRET_ACCESS_KEY"]
+    bucket = resolved(create["environment"]["BUCKET"])
+    policy = json.loads(create["environment"]["POLICY"].replace("BUCKET", bucket))
+    resources = {resource for statement in policy["Statement"] for resource in statement["Resource"]}
+    assert resources == {f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"}
+    actions = {action for statement in policy["Statement"] for action in statement["Action"]}
+    assert all(action.startswith("s3:") and "*" not in action for action in actions)
+    assert {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"} <= actions
+    script = " ".join(create["command"])
+    assert 'mc admin policy attach genrec genrec-platform --user "$$PLATFORM_KEY"' in script
+    for name in ("minio", "createbucket"):
+        assert re.search(r":RELEASE\.\d{4}-\d\d-\d\dT", services[name]["image"]), name  # pinned, never latest
+
+
 def test_settings_build_the_s3_storage_from_the_conventional_names(monkeypatch):
     from storages.backends.s3 import S3Storage
 
