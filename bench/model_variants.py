@@ -49,6 +49,13 @@ VALIDATION_SHARE = 0.2
 VALIDATION_SEED_OFFSET = 1  # the validation split's seed is the manifest's seed + 1
 SHIPPED_SVM = {"kernel": "poly", "C": 1, "gamma": 0.001, "coef0": 1}
 EYES = AlignmentSettings()
+# Quicker eye searches (fewer scales, fewer neighbours asked for): cost and eyes found in bench/README.md.
+QUICK_EYES = {
+    "quick": dataclasses.replace(EYES, scale_factor=1.3, min_neighbors=1),
+    "s120n2": dataclasses.replace(EYES, scale_factor=1.2, min_neighbors=2),
+    "s120n3": dataclasses.replace(EYES, scale_factor=1.2, min_neighbors=3),
+    "s125n3": dataclasses.replace(EYES, scale_factor=1.25, min_neighbors=3),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +103,10 @@ VARIANTS: dict[str, Variant] = {
     "aligned-pixels-hog-video": Variant(alignment=EYES, features=("pixels", "hog"), svm=RBF, video_copies=1),
     "aligned-pixels-hog-group": Variant(alignment=EYES, features=("pixels", "hog"), svm=RBF, balance="group"),
     "aligned-clahe-pixels-hog": Variant(alignment=EYES, photometric="clahe", features=("pixels", "hog"), svm=RBF),
+}
+VARIANTS |= {
+    f"{name}-aligned-pixels-hog-250": Variant(alignment=eyes, features=("pixels", "hog"), n_components=250, svm=RBF)
+    for name, eyes in QUICK_EYES.items()
 }
 
 
