@@ -85,8 +85,9 @@ class Analyzer:
         vectors = self.model.face_vectors(gray, boxes)  # made by the model's own recipe
         p_female = self.model.predict_p_female(vectors)
         faces = [face_from_p_female(box, float(p)) for box, p in zip(boxes, p_female, strict=True)]
-        # The descriptor reads the 100x100 min-max pixels (the pixel block of a pixels-first recipe's vectors).
-        for face, descriptor in zip(faces, appearance_descriptors(self.model.recipe.pixel_part(vectors)), strict=True):
+        # The descriptor reads the plain crop's 100x100 min-max pixels, whatever the model's recipe.
+        pixels = self.model.recipe.tracking_pixels(gray, boxes, vectors)
+        for face, descriptor in zip(faces, appearance_descriptors(pixels), strict=True):
             face.descriptor = descriptor
         return faces
 
