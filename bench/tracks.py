@@ -1,6 +1,7 @@
 """Persons, tracks and labels on the shared clips, every frame: today's tracker against the current one.
 
-Run from the repository root: ``.venv/bin/python bench/tracks.py [--json OUT] [--baseline-rev REV]``.
+Run from the repository root: ``.venv/bin/python bench/tracks.py [--json OUT] [--baseline-rev REV]
+[--model DIR] [--compare DIR ...]``.
 The first run analyses every frame of every shared clip once with the shipped model and the default video
 detection (minutes; run it with ``nice``) and caches per clip, under ``var/bench-tracks/``, every face's
 box, P(female) and appearance descriptor, plus what the profile-face prototype finds on frames where the
@@ -36,7 +37,7 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script from anywhere, without ins
 from bench.tracks_cache import frames_of, load_clips  # noqa: E402
 from workers.pipeline import confirmation, tracking  # noqa: E402
 from workers.pipeline.haar import overlap  # noqa: E402
-from workers.pipeline.model import load_model  # noqa: E402
+from workers.pipeline.model import default_model_dir, load_model  # noqa: E402
 from workers.pipeline.types import FrameResult, label_for  # noqa: E402
 
 LABELLED = ("male", "female")
@@ -295,11 +296,32 @@ def print_table(columns: dict[str, dict[str, float]]) -> None:
         print(f"{text:<52}" + "".join(f"{cell:>18}" for cell in cells))
 
 
+def side_by_side(name: str, figures: dict, model_dirs: list[Path], others: list[dict], truth: dict) -> dict[str, dict]:
+    """The current tracker's figures with each model (the first already measured), printed as one table."""
+    columns = {name: figures}
+    for directory, clips in zip(model_dirs, others, strict=True):
+        columns[load_model(directory).name] = totals({n: run_tracker(c, tracking) for n, c in clips.items()}, truth)
+    if len(columns) > 1:
+        print("\nthe current tracker with each model:")
+        print_table(columns)
+    return columns
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default_videos = Path(os.environ.get("GENREC_SHARED_DATA", REPO_ROOT.parent / "shared" / "data")) / "videos"
     parser.add_argument("--videos", type=Path, default=default_videos)
     parser.add_argument("--model", type=Path, help="model folder (default: the shipped one)")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        nargs="*",
+        default=[],
+        metavar="MODEL",
+        help="more model folders: the current tracker"
+        " with each, side by side (one decode and detection per clip serves every model)",
+    )
+    parser.add_argument("--jobs", type=int, default=2, help="processes analysing clips not cached yet (default 2)")
     parser.add_argument("--cache-dir", type=Path, default=REPO_ROOT / "var" / "bench-tracks")
     parser.add_argument("--baseline-rev", default=BASELINE_REV)
     parser.add_argument("--json", type=Path, metavar="OUT")
@@ -309,7 +331,8 @@ def main() -> None:
     with (args.videos / "GENDER_LABELS.csv").open(newline="") as handle:
         truth = {row["file"]: row["gender_apparent"] for row in csv.DictReader(handle)}
     model = load_model(args.model)
-    clips = load_clips(args.videos, sorted(truth), args.cache_dir, model)
+    model_dirs = [args.model or default_model_dir(), *args.compare]
+    clips, *others = load_clips(args.videos, sorted(truth), args.cache_dir, model_dirs, args.jobs)
     baseline = baseline_tracking(args.baseline_rev)
     start = time.perf_counter()
     runs = {
@@ -327,6 +350,7 @@ def main() -> None:
     print("profile prototype on the one-person clips:", json.dumps(profile, indent=1))
     print("descriptor AUC (two faces of one frame vs one face in consecutive frames):", json.dumps(separation))
     print(f"{len(clips)} clips, {sum(len(c['index']) for c in clips.values())} frames; five runs in {seconds:.1f} s")
+    models = side_by_side(model.name, columns["new"], model_dirs[1:], others, truth)
     if args.json:
         per_clip = {
             name: {
@@ -336,6 +360,8 @@ def main() -> None:
             for name in clips
         }
         document = {"model": model.name, "totals": columns, "profile": profile, "descriptors": separation}
+        document["models"] = models
+        document["labelled_clips"] = sum(truth[name] in LABELLED for name in clips)
         args.json.write_text(json.dumps(document | {"clips": per_clip}, indent=2) + "\n")
 
 

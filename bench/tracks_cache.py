@@ -12,15 +12,17 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from joblib import Parallel, delayed
 
 from workers.pipeline import tracking
 from workers.pipeline.config import DEFAULT_DETECTION
 from workers.pipeline.detection import to_gray
 from workers.pipeline.haar import VideoFaceDetector, overlap
+from workers.pipeline.model import cached_model
 from workers.pipeline.types import Box, Face, FrameResult, label_for
 from workers.pipeline.video import FrameReader
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"  # 2: thumbnails of the plain crop whatever the recipe
 PCA_KEPT = 20
 PROFILE_FILE = "haarcascade_profileface.xml"
 PROFILE_FACE_PX = 40  # a window around a lost face is shrunk so the face is about this wide
@@ -39,13 +41,14 @@ def cache_path(cache_dir: Path, clip: Path, model_sha: str) -> Path:
 def describe(model, gray: np.ndarray, boxes: list[Box]) -> dict[str, np.ndarray]:
     """P(female), the first PCA coefficients and a 20x20 thumbnail (block means) of each box."""
     vectors = model.face_vectors(gray, boxes)
+    pixels = model.recipe.tracking_pixels(gray, boxes, vectors)
     compiled = model.compiled
     pca = (vectors - compiled.mean) @ compiled.components[:PCA_KEPT].T if len(boxes) else np.empty((0, PCA_KEPT))
     return {
         "box": np.array([[b.x, b.y, b.w, b.h] for b in boxes], dtype=np.int32).reshape(-1, 4),
         "p_female": model.predict_p_female(vectors),
         "pca": np.asarray(pca, dtype=np.float32).reshape(-1, PCA_KEPT),
-        "thumb": tracking.block_means(model.recipe.pixel_part(vectors), THUMB_SIDE).astype(np.float32),
+        "thumb": tracking.block_means(pixels, THUMB_SIDE).astype(np.float32),
     }
 
 
@@ -78,32 +81,40 @@ def profile_boxes(cascade: cv2.CascadeClassifier, gray: np.ndarray, lost: list[B
     return found
 
 
-def analyse_clip(clip: Path, model) -> dict[str, np.ndarray]:
-    """Every frame of one clip: frontal faces as the pipeline finds them, plus the profile prototype's finds."""
+def analyse_clip(clip: Path, models: list) -> list[dict[str, np.ndarray]]:
+    """Every frame of one clip: frontal faces as the pipeline finds them, plus the profile prototype's finds.
+
+    Detection does not depend on the model, so one pass over the clip describes its faces with every model given.
+    """
     detector = VideoFaceDetector(DEFAULT_DETECTION, 1)
     profile = cv2.CascadeClassifier(cv2.data.haarcascades + PROFILE_FILE)
-    frontal = {key: [] for key in FACE_KEYS}
-    side = {key: [] for key in FACE_KEYS}
+    frontal = [{key: [] for key in FACE_KEYS} for _ in models]
+    side = [{key: [] for key in FACE_KEYS} for _ in models]
     indexes, times, triggered = [], [], []
     previous: list[Box] = []
     for index, time_seconds, bgr in FrameReader(clip):
         gray = to_gray(bgr)
         boxes = detector.detect(gray, index)
-        for target, found in ((frontal, boxes),):
-            _append(target, len(indexes), describe(model, gray, found))
         # The prototype's trigger: fewer frontal faces than the frame before; it looks where they were.
         lost = [old for old in previous if all(tracking.iou(old, new) < 0.3 for new in boxes)]
-        if len(boxes) < len(previous) and lost:
-            triggered.append(len(indexes))
-            _append(side, len(indexes), describe(model, gray, profile_boxes(profile, gray, lost)))
+        turned = profile_boxes(profile, gray, lost) if len(boxes) < len(previous) and lost else None
+        triggered += [len(indexes)] if turned is not None else []
+        for model, model_frontal, model_side in zip(models, frontal, side, strict=True):
+            _append(model_frontal, len(indexes), describe(model, gray, boxes))
+            if turned is not None:
+                _append(model_side, len(indexes), describe(model, gray, turned))
         previous = boxes if boxes or not previous else previous  # keep the last sighting through a gap
         indexes.append(index)
         times.append(time_seconds)
-    arrays = {"index": np.array(indexes), "time": np.array(times), "triggered": np.array(triggered, dtype=np.int64)}
-    for prefix, target in (("", frontal), ("profile_", side)):
-        for key, parts in target.items():
-            arrays[prefix + key] = np.concatenate(parts) if parts else np.empty((0,))
-    return arrays
+    common = {"index": np.array(indexes), "time": np.array(times), "triggered": np.array(triggered, dtype=np.int64)}
+    results = []
+    for model_frontal, model_side in zip(frontal, side, strict=True):
+        arrays = dict(common)
+        for prefix, target in (("", model_frontal), ("profile_", model_side)):
+            for key, parts in target.items():
+                arrays[prefix + key] = np.concatenate(parts) if parts else np.empty((0,))
+        results.append(arrays)
+    return results
 
 
 def _append(target: dict[str, list], position: int, described: dict[str, np.ndarray]) -> None:
@@ -112,20 +123,43 @@ def _append(target: dict[str, list], position: int, described: dict[str, np.ndar
         target[key].append(described[key])
 
 
-def load_clips(videos: Path, names: list[str], cache_dir: Path, model) -> dict[str, dict[str, np.ndarray]]:
-    """The cached analysis of every clip, analysing (and caching) the clips not cached yet."""
+def _analyse_and_cache(clip: Path, model_dirs: list[Path], paths: list[Path]) -> str:
+    start = time.perf_counter()
+    cv2.setNumThreads(1)
+    results = analyse_clip(clip, [cached_model(directory) for directory in model_dirs])
+    for path, arrays in zip(paths, results, strict=True):
+        np.savez_compressed(path, **arrays)
+    return f"analysed {clip.name}: {len(results[0]['index'])} frames in {time.perf_counter() - start:.0f} s"
+
+
+def load_clips(
+    videos: Path, names: list[str], cache_dir: Path, model_dirs: list[Path], n_jobs: int = 2
+) -> list[dict[str, dict[str, np.ndarray]]]:
+    """The cached analysis of every clip for each model, analysing (and caching) what is not cached yet.
+
+    A clip missing from any model's cache is decoded and searched once for all those models, in ``n_jobs``
+    processes. Returns one {clip name: arrays} per model, in the order given.
+    """
     cache_dir.mkdir(parents=True, exist_ok=True)
-    clips = {}
+    models = [cached_model(directory) for directory in model_dirs]
+    paths = {name: [cache_path(cache_dir, videos / name, model.sha256) for model in models] for name in names}
+    todo = []
     for name in names:
-        path = cache_path(cache_dir, videos / name, model.sha256)
-        if not path.is_file():
-            start = time.perf_counter()
-            arrays = analyse_clip(videos / name, model)
-            np.savez_compressed(path, **arrays)
-            print(f"analysed {name}: {len(arrays['index'])} frames in {time.perf_counter() - start:.0f} s", flush=True)
-        with np.load(path) as data:
-            clips[name] = {key: data[key] for key in data.files}
-    return clips
+        missing = [i for i, path in enumerate(paths[name]) if not path.is_file()]
+        if missing:
+            todo.append(
+                delayed(_analyse_and_cache)(
+                    videos / name, [model_dirs[i] for i in missing], [paths[name][i] for i in missing]
+                )
+            )
+    for line in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(todo):
+        print(line, flush=True)
+    loaded: list[dict[str, dict[str, np.ndarray]]] = [{} for _ in models]
+    for name in names:
+        for position, path in enumerate(paths[name]):
+            with np.load(path) as data:
+                loaded[position][name] = {key: data[key] for key in data.files}
+    return loaded
 
 
 def frames_of(clip: dict[str, np.ndarray], with_profile: bool = False, descriptors: bool = True) -> list[FrameResult]:
