@@ -95,6 +95,17 @@ class TrainingRun:
     metrics: dict[str, Any]
 
 
+def describe(options: Any) -> str:
+    """One line on what the model does to a face, from its recipe: the manifest's and the report's description."""
+    preprocessing = options.recipe.preprocessing
+    crop = "plain Haar crop" if preprocessing.alignment is None else "eye-aligned face"
+    lighting = "" if preprocessing.photometric == "none" else f", {preprocessing.photometric}"
+    return (
+        f"PCA ({options.n_components} components) of the {'+'.join(options.recipe.features)} of the {crop}"
+        f"{lighting} -> SVC calibrated by CalibratedClassifierCV(ensemble=False); p_female = class 1"
+    )
+
+
 def training_manifest(run: TrainingRun, name: str) -> dict[str, Any]:
     """The manifest of a trained model: how to reproduce it, what it was trained on, and its headline metrics."""
     from .training import GRIDS
@@ -103,7 +114,7 @@ def training_manifest(run: TrainingRun, name: str) -> dict[str, Any]:
     svm = run.model.estimator.named_steps["svm"].calibrated_classifiers_[0].estimator
     return {
         "name": name,
-        "description": "PCA eigenfaces -> SVC calibrated by CalibratedClassifierCV(ensemble=False); p_female = class 1",
+        "description": describe(options),
         "reproduce": run.command,
         "parameters": {
             "pca": {"n_components": options.n_components, "whiten": options.whiten},
