@@ -168,7 +168,8 @@ def check_default_model() -> None:
     except ModelIntegrityError as error:
         raise QuickStartError(
             f"the model in {directory} does not load ({error}). It is committed in models/default/; to train "
-            "it again: DEBUG=1 python manage.py train_model --data ../shared/data/faces_raw --out models/default "
+            "it again: DEBUG=1 python manage.py train_model --recipe aligned-pixels-hog-250 --data "
+            "../shared/data/faces_raw --out models/default "
             "(README, 'Training, evaluation and the study')"
         ) from error
     say(f"model {model.name} loaded from {directory} (sha256 {model.sha256[:12]})")
