@@ -41,9 +41,10 @@ def _eye_angle(gray: np.ndarray, box: Box, settings: AlignmentSettings) -> float
     return math.degrees(math.atan2(ry - ly, rx - lx))
 
 
+@pytest.mark.parametrize("interpolation", ["area", "linear"])
 @pytest.mark.parametrize("degrees", [-12.0, 10.0])
-def test_align_face_of_rotated_astronaut_levels_her_eyes(degrees):
-    gray, settings = _astronaut_gray(), AlignmentSettings()
+def test_align_face_of_rotated_astronaut_levels_her_eyes(degrees, interpolation):
+    gray, settings = _astronaut_gray(), AlignmentSettings(work_interpolation=interpolation)
     upright = _eye_angle(gray, ASTRONAUT_FACE, settings)
     rotated = _rotated(gray, degrees)
     # OpenCV's positive angle turns the image counter-clockwise; eye boxes are coarse, so the measured
@@ -120,6 +121,23 @@ def test_hog_and_lbp_features_have_fixed_sizes_per_face():
     np.testing.assert_allclose(lbp.reshape(2, 49, 59).sum(axis=2), 1.0, rtol=1e-5)
 
 
+def test_alignment_settings_refuse_an_unknown_interpolation():
+    with pytest.raises(ValueError, match="work_interpolation"):
+        AlignmentSettings(work_interpolation="cubic")
+
+
+def test_half_resolution_pixels_are_the_min_max_block_means_of_the_face():
+    faces = _faces()
+    half = feature_matrix(faces, ["pixels50"])
+    assert half.shape == (2, 2500) and half.dtype == np.float32
+    assert half.min(axis=1).tolist() == [0.0, 0.0] and half.max(axis=1).tolist() == [1.0, 1.0]
+    blocks = faces.astype(np.float64).reshape(2, 50, 2, 50, 2).mean(axis=(2, 4)).reshape(2, -1)
+    expected = (blocks - blocks.min(axis=1, keepdims=True)) / np.ptp(blocks, axis=1, keepdims=True)
+    np.testing.assert_allclose(half, expected, atol=1e-6)
+    flat = feature_matrix(np.full((1, FACE_SIZE, FACE_SIZE), 90, np.uint8), ["pixels50"])
+    assert not flat.any()  # a flat face has no range to scale: zeros, not NaN
+
+
 def test_lbp_of_a_flat_face_is_the_all_ones_pattern_only():
     codes = lbp_codes(np.full((1, FACE_SIZE, FACE_SIZE), 90, np.uint8))
     assert len(np.unique(codes)) == 1
@@ -128,7 +146,7 @@ def test_lbp_of_a_flat_face_is_the_all_ones_pattern_only():
 
 def test_features_of_a_batch_equal_the_features_of_each_face():
     faces = _faces()
-    for kinds in (["hog"], ["lbp"], ["pixels", "hog", "lbp"]):
+    for kinds in (["hog"], ["lbp"], ["pixels", "hog", "lbp"], ["pixels50", "hog"]):
         batch = feature_matrix(faces, kinds)
         np.testing.assert_array_equal(batch[1], feature_matrix(faces[1:], kinds)[0])
 

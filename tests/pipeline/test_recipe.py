@@ -157,3 +157,19 @@ def test_evaluate_model_held_out_scores_a_recipe_model_as_training_did(recipe_mo
     assert metrics["n"] + metrics["no_face"] == manifest["training_data"]["test_images"]
     assert metrics["accuracy"] == pytest.approx(manifest["metrics"]["accuracy"], abs=1e-12)
     assert metrics["roc_auc"] == pytest.approx(manifest["metrics"]["roc_auc"], abs=1e-12)
+
+
+def test_a_recipe_of_half_resolution_pixels_and_a_linear_eye_search_survives_its_manifest():
+    from dataclasses import replace
+
+    from workers.pipeline.alignment import AlignmentSettings
+    from workers.pipeline.preprocessing import Preprocessing
+    from workers.pipeline.recipe import Recipe
+
+    alignment = replace(AlignmentSettings(), scale_factor=1.2, min_neighbors=2, work_interpolation="linear")
+    recipe = Recipe(Preprocessing(alignment), ("pixels50", "hog"))
+    assert recipe.n_features == 2500 + 2916
+    again = recipe_from_manifest({"recipe": json.loads(json.dumps(recipe.to_manifest()))})
+    assert again == recipe
+    gray = cv2.cvtColor(astronaut_bgr(), cv2.COLOR_BGR2GRAY)
+    assert again.face_vectors(gray, [Box(177, 66, 95, 95)]).shape == (1, recipe.n_features)

@@ -20,6 +20,9 @@ EYE_CASCADES = {
 }
 
 
+WORK_INTERPOLATIONS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR}
+
+
 @dataclass(frozen=True)
 class AlignmentSettings:
     """Where eyes are searched for, which of them are believed, and where they are placed in the 100x100 face."""
@@ -41,6 +44,12 @@ class AlignmentSettings:
     left_eye: tuple[float, float] = (0.305, 0.38)
     right_eye: tuple[float, float] = (0.695, 0.38)
     scale: bool = True  # False: rotate about the eyes only, keeping the box's scale
+    # How the box is resampled to work_size before the eye search: "area" (averaging) or "linear" (cheaper).
+    work_interpolation: str = "area"
+
+    def __post_init__(self) -> None:
+        if self.work_interpolation not in WORK_INTERPOLATIONS:
+            raise ValueError(f"work_interpolation must be one of {sorted(WORK_INTERPOLATIONS)}")
 
 
 DEFAULT_ALIGNMENT = AlignmentSettings()
@@ -87,7 +96,7 @@ def _working_image(gray: np.ndarray, box: Box, settings: AlignmentSettings) -> t
     x1, y1 = min(box.x + box.w + margin_x, gray.shape[1]), min(box.y + box.h + margin_y, gray.shape[0])
     sx, sy = settings.work_size / box.w, settings.work_size / box.h
     size = (max(round((x1 - x0) * sx), 1), max(round((y1 - y0) * sy), 1))
-    work = cv2.resize(gray[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA)
+    work = cv2.resize(gray[y0:y1, x0:x1], size, interpolation=WORK_INTERPOLATIONS[settings.work_interpolation])
     return work, (box.x - x0) * sx, (box.y - y0) * sy
 
 

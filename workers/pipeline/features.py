@@ -9,7 +9,8 @@ import numpy as np
 
 from .config import FACE_SIZE
 
-FEATURE_KINDS = ("pixels", "hog", "lbp")
+FEATURE_KINDS = ("pixels", "pixels50", "hog", "lbp")
+HALF = FACE_SIZE // 2  # "pixels50": the face at half resolution (area-averaged), 2500 values
 # HOG over the whole face: 20-pixel blocks of 2x2 cells moved by one cell, 9 orientation bins (2916 values).
 HOG_CELL = 10
 HOG_BINS = 9
@@ -59,6 +60,15 @@ def pixel_features(faces: np.ndarray) -> np.ndarray:
     return np.divide(batch - low, span, out=np.zeros_like(batch), where=span > 0)
 
 
+def half_pixel_features(faces: np.ndarray) -> np.ndarray:
+    """Min-max scaled pixels of the face at half resolution (2x2 block means), (n, 2500) float32."""
+    batch = as_batch(faces).astype(np.float32)
+    halves = batch.reshape(len(batch), HALF, 2, HALF, 2).mean(axis=(2, 4)).reshape(len(batch), -1)
+    low, high = halves.min(axis=1, keepdims=True), halves.max(axis=1, keepdims=True)
+    span = high - low
+    return np.divide(halves - low, span, out=np.zeros_like(halves), where=span > 0)
+
+
 def hog_features(faces: np.ndarray) -> np.ndarray:
     """Histograms of oriented gradients of each face (L2-Hys normalised blocks), (n, 2916) float32."""
     batch = as_batch(faces)
@@ -89,7 +99,12 @@ def lbp_features(faces: np.ndarray) -> np.ndarray:
     return (counts.reshape(n, LBP_GRID**2 * LBP_BINS) / cell**2).astype(np.float32)
 
 
-_EXTRACTORS = {"pixels": pixel_features, "hog": hog_features, "lbp": lbp_features}
+_EXTRACTORS = {
+    "pixels": pixel_features,
+    "pixels50": half_pixel_features,
+    "hog": hog_features,
+    "lbp": lbp_features,
+}
 
 
 def feature_matrix(faces: np.ndarray, kinds: Sequence[str]) -> np.ndarray:

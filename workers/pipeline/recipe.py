@@ -19,6 +19,7 @@ PIXELS = FACE_SIZE * FACE_SIZE
 # Values per face of each feature kind (HOG and LBP sizes follow from features.py's constants).
 _KIND_SIZES = {
     "pixels": PIXELS,
+    "pixels50": PIXELS // 4,
     "hog": int(hog_features(np.zeros((1, FACE_SIZE, FACE_SIZE), np.uint8)).shape[1]),
     "lbp": int(lbp_features(np.zeros((1, FACE_SIZE, FACE_SIZE), np.uint8)).shape[1]),
 }
