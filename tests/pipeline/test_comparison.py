@@ -44,6 +44,8 @@ def test_the_section_goes_before_the_model_section_and_is_replaced_not_repeated(
     first = report.read_text()
     assert first.index(BEGIN) < first.index("## Model\n") and first.index("figures") < first.index(BEGIN)
     assert "| 41 | 0.0500 |" in first  # the clip row of the one model the clip run measured
+    write_comparison(report, SHIPPED, clips)
+    assert report.read_text() == first  # writing the same section again changes nothing
     write_comparison(report, SHIPPED, None)
     second = report.read_text()
     assert second.count(BEGIN) == second.count(END) == 1

@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .reports import percent_cell
+
 BEGIN, END = "<!-- models side by side -->", "<!-- end of models side by side -->"
 RACES = ("Asian", "Black", "Indian", "Others", "White")
 # bench/tracks.py figures shown per model: (key, column title, format).
@@ -26,10 +28,6 @@ CLIP_COLUMNS = (
 
 class ComparisonError(ValueError):
     """The models cannot be compared: a missing manifest, another held-out side, unreadable clip figures."""
-
-
-def _percent(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1%}"
 
 
 def held_out_key(manifest: dict[str, Any]) -> tuple:
@@ -53,10 +51,10 @@ def faces_table(manifests: list[dict[str, Any]]) -> list[str]:
         races = adults["race_accuracy"]
         worst = min(races, key=races.get)
         lines.append(
-            f"| `{manifest['name']}` | {_percent(adults['accuracy'])} (n = {adults['n']}) | {adults['roc_auc']:.3f} | "
-            f"{worst} {_percent(races[worst])} | "
-            + " | ".join(_percent(races.get(race)) for race in RACES)
-            + f" | {_percent(metrics['accuracy'])} | {metrics['ece']:.3f} |"
+            f"| `{manifest['name']}` | {percent_cell(adults['accuracy'])} (n = {adults['n']}) | "
+            f"{adults['roc_auc']:.3f} | {worst} {percent_cell(races[worst])} | "
+            + " | ".join(percent_cell(races.get(race)) for race in RACES)
+            + f" | {percent_cell(metrics['accuracy'])} | {metrics['ece']:.3f} |"
         )
     return lines
 
@@ -71,7 +69,7 @@ def clips_table(clips: dict[str, Any], names: list[str]) -> list[str]:
     lines.append("| --- " * (len(CLIP_COLUMNS) + 1) + "|")
     for name in rows:
         figures = per_model[name]
-        cells = [style.format(figures[key]) if key in figures else "–" for key, _title, style in CLIP_COLUMNS]
+        cells = [style.format(figures[key]) if key in figures else "—" for key, _title, style in CLIP_COLUMNS]
         lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
     return lines
 
@@ -107,7 +105,8 @@ def write_comparison(report: Path, manifests: list[dict[str, Any]], clips: dict[
     text = report.read_text()
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1].lstrip("\n")
+        tail = rest.split(END, 1)[1]
+        text = head + section + tail.removeprefix("\n")  # the section's own line end, kept in `section`
     elif "\n## Model\n" in text:
         head, rest = text.split("\n## Model\n", 1)
         text = head + "\n" + section + "\n## Model\n" + rest
