@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script from anywhere, without ins
 from bench.tracks_cache import frames_of, load_clips  # noqa: E402
 from workers.pipeline import confirmation, tracking  # noqa: E402
 from workers.pipeline.haar import overlap  # noqa: E402
-from workers.pipeline.model import default_model_dir, load_model  # noqa: E402
+from workers.pipeline.model import cached_model, default_model_dir  # noqa: E402
 from workers.pipeline.types import FrameResult, label_for  # noqa: E402
 
 LABELLED = ("male", "female")
@@ -300,7 +300,7 @@ def side_by_side(name: str, figures: dict, model_dirs: list[Path], others: list[
     """The current tracker's figures with each model (the first already measured), printed as one table."""
     columns = {name: figures}
     for directory, clips in zip(model_dirs, others, strict=True):
-        columns[load_model(directory).name] = totals({n: run_tracker(c, tracking) for n, c in clips.items()}, truth)
+        columns[cached_model(directory).name] = totals({n: run_tracker(c, tracking) for n, c in clips.items()}, truth)
     if len(columns) > 1:
         print("\nthe current tracker with each model:")
         print_table(columns)
@@ -330,8 +330,8 @@ def main() -> None:
 
     with (args.videos / "GENDER_LABELS.csv").open(newline="") as handle:
         truth = {row["file"]: row["gender_apparent"] for row in csv.DictReader(handle)}
-    model = load_model(args.model)
     model_dirs = [args.model or default_model_dir(), *args.compare]
+    model = cached_model(model_dirs[0])  # loaded once per process: load_clips and side_by_side take it again
     clips, *others = load_clips(args.videos, sorted(truth), args.cache_dir, model_dirs, args.jobs)
     baseline = baseline_tracking(args.baseline_rev)
     start = time.perf_counter()

@@ -52,21 +52,22 @@ def as_batch(faces: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
     return batch
 
 
+def _min_max_rows(rows: np.ndarray) -> np.ndarray:
+    """Each float32 row scaled to [0, 1]; a flat row becomes zeros."""
+    low, high = rows.min(axis=1, keepdims=True), rows.max(axis=1, keepdims=True)
+    span = high - low
+    return np.divide(rows - low, span, out=np.zeros_like(rows), where=span > 0)
+
+
 def pixel_features(faces: np.ndarray) -> np.ndarray:
     """Min-max scaled pixels, flattened: the eigenfaces' input, (n, 10000) float32."""
-    batch = as_batch(faces).reshape(len(faces), -1).astype(np.float32)
-    low, high = batch.min(axis=1, keepdims=True), batch.max(axis=1, keepdims=True)
-    span = high - low
-    return np.divide(batch - low, span, out=np.zeros_like(batch), where=span > 0)
+    return _min_max_rows(as_batch(faces).reshape(len(faces), -1).astype(np.float32))
 
 
 def half_pixel_features(faces: np.ndarray) -> np.ndarray:
     """Min-max scaled pixels of the face at half resolution (2x2 block means), (n, 2500) float32."""
     batch = as_batch(faces).astype(np.float32)
-    halves = batch.reshape(len(batch), HALF, 2, HALF, 2).mean(axis=(2, 4)).reshape(len(batch), -1)
-    low, high = halves.min(axis=1, keepdims=True), halves.max(axis=1, keepdims=True)
-    span = high - low
-    return np.divide(halves - low, span, out=np.zeros_like(halves), where=span > 0)
+    return _min_max_rows(batch.reshape(len(batch), HALF, 2, HALF, 2).mean(axis=(2, 4)).reshape(len(batch), -1))
 
 
 def hog_features(faces: np.ndarray) -> np.ndarray:

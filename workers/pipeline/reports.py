@@ -153,7 +153,8 @@ def plot_groups(metrics: dict[str, Any], kind: str, title: str, path: Path, adul
     return _save(figure, path)
 
 
-def _percent(value: float | None) -> str:
+def percent_cell(value: float | None) -> str:
+    """A share as a table cell: one decimal, a dash when unknown."""
     return "—" if value is None else f"{value:.1%}"
 
 
@@ -166,7 +167,7 @@ def _group_table(metrics: dict[str, Any], kind: str) -> list[str]:
     lines = ["| group | n | accuracy (95% CI) | mean confidence (95% CI) | std confidence |", "|---|---|---|---|---|"]
     for name, group in metrics["groups"].get(kind, {}).items():
         lines.append(
-            f"| {name} | {group['n']} | {_percent(group['accuracy'])} ({_interval(group['accuracy_ci'], '.1%')}) | "
+            f"| {name} | {group['n']} | {percent_cell(group['accuracy'])} ({_interval(group['accuracy_ci'], '.1%')}) | "
             f"{group['mean_confidence']:.3f} ({_interval(group['mean_confidence_ci'], '.3f')}) | "
             f"{group['std_confidence']:.3f} |"
         )
@@ -181,12 +182,12 @@ def _headline_table(metrics: dict[str, Any]) -> list[str]:
     for label, section in _sections(metrics).items():
         gap = section.get("race_gap") or {}
         worst = gap.get("worst")
-        worst_text = f"{worst} {_percent(section['groups']['race'][worst]['accuracy'])}" if worst else "—"
+        worst_text = f"{worst} {percent_cell(section['groups']['race'][worst]['accuracy'])}" if worst else "—"
         lines.append(
-            f"| {label} | {section['n']} | {section['no_face']} | {_percent(section['accuracy'])} | "
-            f"{_percent(section['balanced_accuracy'])} | {section['roc_auc']:.4f} | "
+            f"| {label} | {section['n']} | {section['no_face']} | {percent_cell(section['accuracy'])} | "
+            f"{percent_cell(section['balanced_accuracy'])} | {section['roc_auc']:.4f} | "
             f"{section['calibration']['ece']:.3f} | "
-            f"{worst_text} | {_percent(gap.get('gap'))} |"
+            f"{worst_text} | {percent_cell(gap.get('gap'))} |"
         )
     return lines
 
