@@ -41,10 +41,19 @@ def _eye_angle(gray: np.ndarray, box: Box, settings: AlignmentSettings) -> float
     return math.degrees(math.atan2(ry - ly, rx - lx))
 
 
-@pytest.mark.parametrize("interpolation", ["area", "linear"])
+# Each eye searched for in its own half of the box, as the default model's recipe does.
+HALVES = AlignmentSettings(eye_columns=((0.10, 0.50), (0.50, 0.90)), work_interpolation="linear")
+SEARCHES = {
+    "whole band, area": AlignmentSettings(),
+    "whole band, linear": AlignmentSettings(work_interpolation="linear"),
+    "halves, linear": HALVES,
+}
+
+
+@pytest.mark.parametrize("search", SEARCHES)
 @pytest.mark.parametrize("degrees", [-12.0, 10.0])
-def test_align_face_of_rotated_astronaut_levels_her_eyes(degrees, interpolation):
-    gray, settings = _astronaut_gray(), AlignmentSettings(work_interpolation=interpolation)
+def test_align_face_of_rotated_astronaut_levels_her_eyes(degrees, search):
+    gray, settings = _astronaut_gray(), SEARCHES[search]
     upright = _eye_angle(gray, ASTRONAUT_FACE, settings)
     rotated = _rotated(gray, degrees)
     # OpenCV's positive angle turns the image counter-clockwise; eye boxes are coarse, so the measured
@@ -124,6 +133,29 @@ def test_hog_and_lbp_features_have_fixed_sizes_per_face():
 def test_alignment_settings_refuse_an_unknown_interpolation():
     with pytest.raises(ValueError, match="work_interpolation"):
         AlignmentSettings(work_interpolation="cubic")
+
+
+@pytest.mark.parametrize(
+    "columns", [((0.1, 0.6), (0.5, 0.9)), ((0.5, 0.9), (0.1, 0.5)), ((0.3, 0.2), (0.5, 0.9)), ((0.1, 0.5), (0.5, 1.2))]
+)
+def test_alignment_settings_refuse_eye_columns_that_are_not_one_range_per_half(columns):
+    with pytest.raises(ValueError, match="eye_columns"):
+        AlignmentSettings(eye_columns=columns)
+
+
+def test_searching_each_half_finds_the_eyes_the_whole_band_finds():
+    gray = _astronaut_gray()
+    whole_settings = AlignmentSettings(work_interpolation="linear")
+    work, left, top = _working_image(gray, ASTRONAUT_FACE, whole_settings)
+    whole = find_eyes(work, left, top, whole_settings)
+    halves = find_eyes(work, left, top, HALVES)
+    assert halves is not None and whole is not None
+    # The same eyes, within the scan's step of two pixels of the working image.
+    np.testing.assert_allclose(halves, whole, atol=3.0)
+    # With no eye in the image-right half there is no pair: the left half's search never lends it a candidate.
+    blanked = work.copy()
+    blanked[:, round(left + 0.5 * HALVES.work_size) :] = 128
+    assert find_eyes(blanked, left, top, HALVES) is None
 
 
 def test_half_resolution_pixels_are_the_min_max_block_means_of_the_face():

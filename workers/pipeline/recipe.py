@@ -90,6 +90,11 @@ class Recipe:
 PLAIN_RECIPE = Recipe()
 
 
+def _tuples(value: object) -> object:
+    """A manifest's JSON lists back as the settings' tuples, nested ones included."""
+    return tuple(_tuples(item) for item in value) if isinstance(value, list) else value
+
+
 def recipe_from_manifest(manifest: dict[str, Any]) -> Recipe:
     """The recipe a manifest records; a manifest without one was trained on the plain recipe."""
     entry = manifest.get("recipe")
@@ -97,7 +102,7 @@ def recipe_from_manifest(manifest: dict[str, Any]) -> Recipe:
         return PLAIN_RECIPE
     alignment = entry.get("alignment")
     if alignment is not None:
-        alignment = AlignmentSettings(**{key: tuple(v) if isinstance(v, list) else v for key, v in alignment.items()})
+        alignment = AlignmentSettings(**{key: _tuples(value) for key, value in alignment.items()})
     preprocessing = Preprocessing(alignment, entry.get("photometric", "none"))
     return Recipe(preprocessing, tuple(entry.get("features", ("pixels",))))
 
