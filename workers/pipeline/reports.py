@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .config import FACE_SIZE  # noqa: E402
+from .features import HALF  # noqa: E402
 from .model import GenderModel  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -53,19 +54,26 @@ def plot_variance(curve: list[float], n_components: int, path: Path) -> str:
     return _save(figure, path)
 
 
+# Side of the square a leading pixel block of each kind is drawn as.
+PIXEL_SIDES = {"pixels": FACE_SIZE, "pixels50": HALF}
+
+
 def plot_eigenfaces(model: GenderModel, path: Path) -> str:
     """The mean face and the first eigenfaces of the model's PCA (their pixel block when features follow)."""
     pca = model.estimator.named_steps["pca"]
-    images = [pca.mean_] + list(pca.components_[:EIGENFACES_SHOWN])
+    side = PIXEL_SIDES.get(model.recipe.features[0])
+    images = [pca.mean_] + list(pca.components_[:EIGENFACES_SHOWN]) if side else []
     titles = ["mean face"] + [f"eigenface {i}" for i in range(1, len(images))]
     columns = 4
-    rows = int(np.ceil(len(images) / columns))
-    figure, grid = plt.subplots(rows, columns, figsize=(columns * 1.9, rows * 2.1))
+    rows = max(int(np.ceil(len(images) / columns)), 1)
+    figure, grid = plt.subplots(rows, columns, figsize=(columns * 1.9, rows * 2.1), squeeze=False)
     for axes, image, title in zip(grid.ravel(), images, titles, strict=False):
-        axes.imshow(np.asarray(image)[: FACE_SIZE * FACE_SIZE].reshape(FACE_SIZE, FACE_SIZE), cmap="gray")
+        axes.imshow(np.asarray(image)[: side * side].reshape(side, side), cmap="gray")
         axes.set_title(title, fontsize=9)
     for axes in grid.ravel():
         axes.axis("off")
+    if not side:
+        figure.suptitle(f"no pixel block to draw: the features start with {model.recipe.features[0]}")
     return _save(figure, path)
 
 
