@@ -56,6 +56,8 @@ QUICK_EYES = {
     "s120n3": dataclasses.replace(EYES, scale_factor=1.2, min_neighbors=3),
     "s125n3": dataclasses.replace(EYES, scale_factor=1.25, min_neighbors=3),
     "s120n2lin": dataclasses.replace(EYES, scale_factor=1.2, min_neighbors=2, work_interpolation="linear"),
+    # Each eye searched for in its own half (the default scales and neighbours), on a linearly resampled box.
+    "splitlin": dataclasses.replace(EYES, eye_columns=((0.10, 0.50), (0.50, 0.90)), work_interpolation="linear"),
 }
 
 
@@ -114,6 +116,9 @@ VARIANTS |= {
     "aligned-pixels50-hog-250": Variant(alignment=EYES, features=("pixels50", "hog"), n_components=250, svm=RBF),
     "s120n2lin-aligned-pixels50-hog-250": Variant(
         alignment=QUICK_EYES["s120n2lin"], features=("pixels50", "hog"), n_components=250, svm=RBF
+    ),
+    "splitlin-aligned-pixels50-hog-250": Variant(
+        alignment=QUICK_EYES["splitlin"], features=("pixels50", "hog"), n_components=250, svm=RBF
     ),
 }
 

@@ -23,18 +23,19 @@ from workers.pipeline.types import Box
 
 pytestmark = pytest.mark.timeout(300)
 
-RECIPE = NAMED_RECIPES["aligned-pixels-hog-250"]["recipe"]
+SHIPPED = "splitlin-aligned-pixels50-hog-250"  # the default model's recipe
+RECIPE = NAMED_RECIPES[SHIPPED]["recipe"]
 FACES = 60
 
 
 @pytest.fixture(scope="module")
 def recipe_model(tmp_path_factory) -> tuple[Path, dict, list]:
-    """A tiny model of the shipped recipe (aligned pixels+HOG, fixed rbf SVM, mirrored) trained on generated faces."""
+    """A tiny model of the shipped recipe (aligned pixels50+HOG, fixed rbf SVM, mirrored) trained on generated faces."""
     folder = tmp_path_factory.mktemp("recipe")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GENREC_CACHE_DIR", str(folder / "cache"))
         records = write_face_collection(folder / "faces", FACES)
-        named = NAMED_RECIPES["aligned-pixels-hog-250"]
+        named = NAMED_RECIPES[SHIPPED]
         options = TrainingOptions(
             recipe=named["recipe"], svm=named["svm"], flip=True, n_components=10, n_jobs=1, search_folds=2
         )
@@ -44,9 +45,10 @@ def recipe_model(tmp_path_factory) -> tuple[Path, dict, list]:
 
 def test_the_manifest_records_the_recipe_and_the_fitted_gamma(recipe_model):
     directory, manifest, _ = recipe_model
-    assert manifest["recipe"]["features"] == ["pixels", "hog"]
-    assert manifest["recipe"]["n_features"] == 10000 + 2916
+    assert manifest["recipe"]["features"] == ["pixels50", "hog"]
+    assert manifest["recipe"]["n_features"] == 2500 + 2916
     assert manifest["recipe"]["alignment"]["cascade"] == "eye"
+    assert manifest["recipe"]["alignment"]["eye_columns"] == [[0.1, 0.5], [0.5, 0.9]]
     assert manifest["parameters"]["svm"]["gamma"] == "scale" and manifest["parameters"]["svm"]["gamma_fitted"] > 0
     assert manifest["search"]["candidates"] == 0
     assert load_model(directory).recipe == RECIPE
@@ -63,7 +65,7 @@ def test_training_and_inference_give_the_same_vector(recipe_model, tmp_path, mon
         gray = pad_image(cv2.imread(str(record.path), cv2.IMREAD_GRAYSCALE), options.pad, options.pad_mode)
         box = Box(*cache[file_md5(record.path)])
         np.testing.assert_array_equal(model.face_vectors(gray, [box])[0], vector)
-    assert trained.vectors.shape[1] == 12916
+    assert trained.vectors.shape[1] == RECIPE.n_features == 2500 + 2916
 
 
 def test_a_recipe_model_round_trips_and_predicts_like_scikit_learn(recipe_model, tmp_path):
@@ -107,7 +109,7 @@ def test_a_manifest_whose_recipe_does_not_fit_the_model_is_refused(recipe_model,
     directory, manifest, _ = recipe_model
     model = load_model(directory)
     save_model(model.estimator, tmp_path, {k: v for k, v in manifest.items() if k not in ("recipe", "sha256")})
-    with pytest.raises(ModelIntegrityError, match="12916"):
+    with pytest.raises(ModelIntegrityError, match=str(RECIPE.n_features)):
         load_model(tmp_path)
     broken = json.loads((directory / MANIFEST_FILE).read_text())
     broken["recipe"]["features"] = ["pixels", "colour"]
@@ -134,15 +136,15 @@ def test_the_tracker_reads_the_plain_crop_whatever_the_recipe(recipe_model):
 
 
 def test_train_model_takes_a_named_recipe_with_its_pca_size_and_mirroring(tmp_path):
-    named = NAMED_RECIPES["aligned-pixels-hog-250"]
-    given = {"recipe": "aligned-pixels-hog-250", "preset": None, "grid": None, "components": None, "whiten": None}
+    named = NAMED_RECIPES[SHIPPED]
+    given = {"recipe": SHIPPED, "preset": None, "grid": None, "components": None, "whiten": None}
     given.update(balance=None, flip=None, min_age=None)
     choices = model_choices(with_recipe_defaults(given, named))
     assert (choices["components"], choices["flip"]) == (250, True)
     choices = model_choices(with_recipe_defaults({**given, "components": 40}, named))
     assert choices["components"] == 40
     with pytest.raises(CommandError, match="two models"):
-        call_command("train_model", data=tmp_path, recipe="aligned-pixels-hog-250", preset="study", out=tmp_path)
+        call_command("train_model", data=tmp_path, recipe=SHIPPED, preset="study", out=tmp_path)
 
 
 def test_evaluate_model_held_out_scores_a_recipe_model_as_training_did(recipe_model, tmp_path, monkeypatch):

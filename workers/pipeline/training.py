@@ -54,6 +54,17 @@ NAMED_RECIPES: dict[str, dict[str, Any]] = {
         "svm": {"C": 10, "kernel": "rbf", "gamma": "scale", "coef0": 0},
         "flip": True,
     },
+    # The default model's: each eye searched for in its own half of a linearly resampled box (under 1 ms per
+    # face), the pixels at half resolution beside HOG (a PCA matrix 2.4 times smaller than with full pixels).
+    "splitlin-aligned-pixels50-hog-250": {
+        "recipe": Recipe(
+            Preprocessing(AlignmentSettings(eye_columns=((0.10, 0.50), (0.50, 0.90)), work_interpolation="linear")),
+            ("pixels50", "hog"),
+        ),
+        "n_components": 250,
+        "svm": {"C": 10, "kernel": "rbf", "gamma": "scale", "coef0": 0},
+        "flip": True,
+    },
 }
 
 
