@@ -168,7 +168,7 @@ def check_default_model() -> None:
     except ModelIntegrityError as error:
         raise QuickStartError(
             f"the model in {directory} does not load ({error}). It is committed in models/default/; to train "
-            "it again: DEBUG=1 python manage.py train_model --recipe aligned-pixels-hog-250 --data "
+            "it again: DEBUG=1 python manage.py train_model --recipe splitlin-aligned-pixels50-hog-250 --data "
             "../shared/data/faces_raw --out models/default "
             "(README, 'Training, evaluation and the study')"
         ) from error

@@ -46,7 +46,8 @@ STUDY_GRID: dict[str, list[Any]] = {
 FAST_GRID: dict[str, list[Any]] = {"C": [1, 10], "kernel": ["rbf"], "gamma": ["scale"], "coef0": [0]}
 GRIDS = {"study": STUDY_GRID, "fast": FAST_GRID}
 # Named recipes: preprocessing, features, PCA size, fixed SVM parameters and mirroring, as a TrainingOptions
-# override. "aligned-pixels-hog-250" was chosen on a validation split of the training side (bench/model_variants.py).
+# override. Both were chosen on a validation split of the training side (bench/model_variants.py): the first was
+# the default model of one release; the second, as accurate there and cheaper per face, is the default since.
 NAMED_RECIPES: dict[str, dict[str, Any]] = {
     "aligned-pixels-hog-250": {
         "recipe": Recipe(Preprocessing(AlignmentSettings()), ("pixels", "hog")),
