@@ -37,6 +37,7 @@ from workers.pipeline.features import feature_matrix  # noqa: E402
 from workers.pipeline.model import build_estimator  # noqa: E402
 from workers.pipeline.preprocessing import Preprocessing, face_image, prepared_face  # noqa: E402
 from workers.pipeline.training import (  # noqa: E402
+    NAMED_RECIPES,
     TrainingOptions,
     sample_weights,
     split_records,
@@ -56,8 +57,9 @@ QUICK_EYES = {
     "s120n3": dataclasses.replace(EYES, scale_factor=1.2, min_neighbors=3),
     "s125n3": dataclasses.replace(EYES, scale_factor=1.25, min_neighbors=3),
     "s120n2lin": dataclasses.replace(EYES, scale_factor=1.2, min_neighbors=2, work_interpolation="linear"),
-    # Each eye searched for in its own half (the default scales and neighbours), on a linearly resampled box.
-    "splitlin": dataclasses.replace(EYES, eye_columns=((0.10, 0.50), (0.50, 0.90)), work_interpolation="linear"),
+    # Each eye searched for in its own half (the default scales and neighbours), on a linearly resampled box:
+    # the default model's search, taken from its named recipe so the two never drift apart.
+    "splitlin": NAMED_RECIPES["splitlin-aligned-pixels50-hog-250"]["recipe"].preprocessing.alignment,
 }
 
 
