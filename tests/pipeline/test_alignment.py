@@ -17,6 +17,7 @@ from workers.pipeline.alignment import (
 )
 from workers.pipeline.config import FACE_SIZE
 from workers.pipeline.features import feature_matrix, hog_features, lbp_codes, lbp_features, pixel_features
+from workers.pipeline.training import NAMED_RECIPES
 from workers.pipeline.types import Box
 
 # The astronaut's face as the Haar cascade finds it with IMAGE_DETECTION.
@@ -41,8 +42,8 @@ def _eye_angle(gray: np.ndarray, box: Box, settings: AlignmentSettings) -> float
     return math.degrees(math.atan2(ry - ly, rx - lx))
 
 
-# Each eye searched for in its own half of the box, as the default model's recipe does.
-HALVES = AlignmentSettings(eye_columns=((0.10, 0.50), (0.50, 0.90)), work_interpolation="linear")
+# Each eye searched for in its own half of the box: the default model's recipe's search.
+HALVES = NAMED_RECIPES["splitlin-aligned-pixels50-hog-250"]["recipe"].preprocessing.alignment
 SEARCHES = {
     "whole band, area": AlignmentSettings(),
     "whole band, linear": AlignmentSettings(work_interpolation="linear"),
