@@ -5,6 +5,7 @@ import pickle
 import warnings
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -17,6 +18,8 @@ from workers.pipeline.model import (
     load_model,
     save_model,
 )
+from workers.pipeline.synthetic import astronaut_bgr
+from workers.pipeline.types import Box
 
 
 def _faces(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -144,6 +147,31 @@ def test_shipped_model_is_compiled_and_matches_scikit_learn():
     np.testing.assert_allclose(
         model.predict_p_female(vectors), model.estimator.predict_proba(vectors)[:, 1], rtol=0, atol=1e-4
     )
+
+
+@pytest.mark.parametrize("kernel", ["rbf", "sigmoid"], ids=["compiled", "scikit-learn"])
+def test_a_faces_probability_does_not_depend_on_the_faces_beside_it(tmp_path, kernel):
+    vectors, genders = _faces(40, seed=6)
+    estimator = build_estimator(n_components=8, kernel=kernel, C=1.0).fit(vectors, genders)
+    save_model(estimator, tmp_path, {"name": kernel})
+    model = load_model(tmp_path)
+    assert (model.compiled is not None) == (kernel == "rbf")
+    together = model.predict_p_female(vectors)
+    for start, size in ((0, 1), (3, 2), (5, 9), (14, 26)):
+        part = slice(start, start + size)
+        np.testing.assert_array_equal(model.predict_p_female(vectors[part]), together[part])
+
+
+def test_the_shipped_models_answer_for_a_face_does_not_depend_on_the_faces_beside_it():
+    model = load_model(default_model_dir())
+    gray = cv2.cvtColor(astronaut_bgr(), cv2.COLOR_BGR2GRAY)
+    boxes = [Box(170 + dx, 60 + dy, 110 + size, 110 + size) for dx in (-6, 0, 6) for dy in (-4, 4) for size in (0, 12)]
+    vectors = model.face_vectors(gray, boxes)
+    together = model.predict_p_female(vectors)
+    assert np.ptp(together) > 1e-3  # twelve different crops of a real face, not one saturated answer
+    for start, size in ((0, 1), (1, 3), (4, 8)):
+        part = slice(start, start + size)
+        np.testing.assert_array_equal(model.predict_p_female(vectors[part]), together[part])
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import platform
 import threading
@@ -168,19 +169,25 @@ class CompiledPredictor:
         (calibrator,) = classifier.calibrators
         svc = classifier.estimator
         self.mean = np.asarray(pca.mean_, dtype=np.float32)
-        self.components = np.ascontiguousarray(pca.components_, dtype=np.float32)
+        self.components = np.ascontiguousarray(pca.components_, dtype=np.float32)  # (k, d): one face is C @ x
         self.whiten_scale = np.sqrt(pca.explained_variance_) if pca.whiten else None
         # Single precision for the two large products: a face's prediction reads both matrices from memory,
         # and halving their bytes halves its cost (0.9 -> 0.35 ms for the shipped model); kernel values,
-        # the decision sum and the calibration stay in double precision.
-        self.support_vectors = np.ascontiguousarray(svc.support_vectors_, dtype=np.float32)
-        sv64 = self.support_vectors.astype(np.float64)
+        # the decision sum and the calibration stay in double precision. The support vectors are kept
+        # transposed, (k, n_sv): a face's kernel products are then x @ S, which BLAS streams at twice the
+        # speed of S @ x when S is not already in the cache, as it never is between two video frames
+        # (bench/recipe_cost.py).
+        support_vectors = np.asarray(svc.support_vectors_, dtype=np.float32)
+        self.support_vectors_t = np.ascontiguousarray(support_vectors.T)
+        sv64 = support_vectors.astype(np.float64)
         self.support_norms = np.einsum("ij,ij->i", sv64, sv64)
         self.dual_coef = np.asarray(svc.dual_coef_, dtype=np.float64).ravel()
         self.intercept = float(np.asarray(svc.intercept_).ravel()[0])
         self.kernel = svc.kernel
         self.gamma = float(svc._gamma)
         self.coef0, self.degree = float(svc.coef0), int(svc.degree)
+        # rbf: K = exp(-gamma * |x - s|^2) = exp(2 gamma x.s - gamma |s|^2 - gamma |x|^2); the middle term is fixed.
+        self._neg_gamma_support_norms = -self.gamma * self.support_norms
         self.a, self.b = float(calibrator.a_), float(calibrator.b_)
 
     @classmethod
@@ -205,38 +212,35 @@ class CompiledPredictor:
             return None
 
     def p_female(self, vectors: np.ndarray) -> np.ndarray:
-        """P(female) of each row of an (n, features) float32 matrix."""
-        projected = _rows_times(self.components, vectors - self.mean)
+        """P(female) of each row of an (n, features) float32 matrix.
+
+        Each row is computed on its own, with matrix-vector products only, so its value never depends on the
+        other rows of the call: a video's faces can be classified in batches of any size (several frames at a
+        time keep the model's matrices in the cache) and a run split into parts still equals the whole run.
+        """
+        return np.array([self._p_female_of(row) for row in vectors], dtype=np.float64)
+
+    def _p_female_of(self, vector: np.ndarray) -> float:
+        projected = self.components @ (vector - self.mean)
         if self.whiten_scale is not None:
             projected = projected / self.whiten_scale
-        products = _rows_times(self.support_vectors, projected.astype(np.float32)).astype(np.float64)
+        projected = projected.astype(np.float32)
+        kernel = (projected @ self.support_vectors_t).astype(np.float64)
         if self.kernel == "rbf":
             projected = projected.astype(np.float64)
-            norms = np.einsum("ij,ij->i", projected, projected)
-            squared = norms[:, None] + self.support_norms[None, :] - 2.0 * products
-            kernel = np.exp(-self.gamma * np.maximum(squared, 0.0))
+            kernel *= 2.0 * self.gamma
+            kernel += self._neg_gamma_support_norms
+            kernel -= self.gamma * float(projected @ projected)
+            np.minimum(kernel, 0.0, out=kernel)  # a squared distance is never negative
+            np.exp(kernel, out=kernel)
         elif self.kernel == "poly":
-            base = self.gamma * products + self.coef0
-            kernel = base.copy()
+            kernel *= self.gamma
+            kernel += self.coef0
+            base = kernel.copy()
             for _ in range(self.degree - 1):  # repeated products: numpy's integer power is ten times slower
                 kernel *= base
-        else:
-            kernel = products
-        decision = kernel @ self.dual_coef + self.intercept
-        return 1.0 / (1.0 + np.exp(self.a * decision + self.b))
-
-
-# Up to this many faces, one matrix-vector product per face beats one matrix-matrix product: BLAS repacks the
-# whole large matrix (eigenfaces: 6 MB, support vectors: 13 MB) for every matrix-matrix call, which made two
-# faces cost three times one.
-ROW_BY_ROW = 8
-
-
-def _rows_times(matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``rows @ matrix.T`` for a C-contiguous (k, d) matrix and (n, d) rows."""
-    if len(rows) <= ROW_BY_ROW:
-        return np.stack([matrix @ row for row in rows])
-    return rows @ matrix.T
+        decision = float(kernel @ self.dual_coef) + self.intercept
+        return 1.0 / (1.0 + math.exp(self.a * decision + self.b))
 
 
 class GenderModel:
@@ -271,7 +275,11 @@ class GenderModel:
         return self.recipe.face_vectors(gray, boxes)
 
     def predict_p_female(self, vectors: np.ndarray) -> np.ndarray:
-        """Probability of female for each row of an (n, n_features) matrix, in one batched call."""
+        """Probability of female for each row of an (n, n_features) matrix, in one call.
+
+        Each row's value is the same whatever other rows share the call (bit for bit), so callers may group faces
+        as they like: the frames of a video several at a time, a run split into parts, a single photo.
+        """
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim == 1:
             vectors = vectors.reshape(1, -1)
@@ -281,7 +289,8 @@ class GenderModel:
             raise ValueError(f"expected face vectors of {self.n_features} values, got {vectors.shape[1]}")
         if self.compiled is not None:
             return self.compiled.p_female(vectors)
-        return self.estimator.predict_proba(vectors)[:, self._female_column]
+        # One row per call, as the compiled path: no face's answer depends on the faces classified with it.
+        return np.concatenate([self.estimator.predict_proba(row[None, :])[:, self._female_column] for row in vectors])
 
 
 def load_model(directory: Path | None = None) -> GenderModel:
