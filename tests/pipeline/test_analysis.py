@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from workers.pipeline.analysis import Analyzer
+from workers.pipeline import analysis
+from workers.pipeline.analysis import CLASSIFY_FRAMES, Analyzer
 from workers.pipeline.config import DEFAULT_DETECTION
 from workers.pipeline.errors import AnalysisCancelled, ImageReadError, VideoReadError
 from workers.pipeline.model import ModelIntegrityError, cached_model, default_model_dir, load_model
@@ -28,11 +29,11 @@ def gender_model():
 
 
 class CountingModel:
-    """The real model, counting how often it is asked: one call per frame proves the batching."""
+    """The real model, counting how often it is asked and with how many faces: proves the batching."""
 
     def __init__(self, model):
         self.model, self.calls, self.rows = model, 0, []
-        self.face_vectors, self.recipe = model.face_vectors, model.recipe
+        self.face_vectors, self.recipe, self.n_features = model.face_vectors, model.recipe, model.n_features
 
     def predict_p_female(self, vectors: np.ndarray) -> np.ndarray:
         self.calls += 1
@@ -132,11 +133,29 @@ def test_video_frames_are_batched_reported_in_order_then_tracked_apart(gender_mo
     assert all(shape == (360, 640, 3) for _, shape in seen)
     assert (result.every_n_frames, result.summary.frames_analyzed, result.frames_read) == (3, 20, 60)
     with_faces = [frame for frame in result.frames if frame.faces]
-    assert counting.calls == len(with_faces) and sum(counting.rows) == result.summary.faces
+    # The faces of CLASSIFY_FRAMES analysed frames go to the model in one call.
+    assert counting.calls == -(-20 // CLASSIFY_FRAMES) and sum(counting.rows) == result.summary.faces
     # The head is found in nearly every frame, also between full detections, and is one person.
     assert len(with_faces) >= 18
     assert {face.track_id for frame in with_faces for face in frame.faces} == {1}
     assert result.summary.label in ("male", "female")
+
+
+def test_grouping_frames_for_the_model_never_changes_an_answer(gender_model, moving_face_clip, monkeypatch):
+    def answers():
+        result = Analyzer(gender_model).analyze_video(moving_face_clip, every_n_frames=2)
+        return [
+            (frame.index, face.box, face.p_female, face.descriptor) for frame in result.frames for face in frame.faces
+        ]
+
+    grouped = answers()
+    monkeypatch.setattr(analysis, "CLASSIFY_FRAMES", 1)  # one frame per model call, as before grouping
+    alone = answers()
+    monkeypatch.setattr(analysis, "CLASSIFY_FRAMES", 7)
+    monkeypatch.setattr(analysis, "CLASSIFY_BYTES", 3 * 640 * 360 * 3)  # the memory bound cuts groups of 3
+    bounded = answers()
+    assert len(grouped) >= 25
+    assert grouped == alone == bounded  # bit for bit
 
 
 def test_video_range_starting_at_a_redetection_frame_gives_the_whole_runs_detections(gender_model, moving_face_clip):

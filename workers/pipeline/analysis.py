@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -16,12 +17,26 @@ from .errors import AnalysisCancelled, ImageReadError
 from .model import cached_model
 from .tracking import appearance_descriptors
 from .types import Box, Face, FrameResult, ImageResult, VideoResult, label_for
-from .video import FrameReader, probe
+from .video import FrameReader
 
 logger = logging.getLogger(__name__)
 
 OnFrame = Callable[[FrameResult, np.ndarray], None]
 ShouldStop = Callable[[], bool]
+
+# A video's faces are classified this many analysed frames at a time (fewer when their decoded frames, held
+# until then for on_frame, would pass CLASSIFY_BYTES): one model call for several frames reads the model's
+# matrices from memory once instead of once per frame (bench/README.md, "Pipeline").
+CLASSIFY_FRAMES = 8
+CLASSIFY_BYTES = 48 << 20
+
+
+class FacesToClassify(NamedTuple):
+    """One frame's faces, ready for the model: boxes, the model's vectors, the tracker's descriptors."""
+
+    boxes: list[Box]
+    vectors: np.ndarray
+    descriptors: list[tuple[float, ...]]
 
 
 def face_from_p_female(box: Box, p_female: float) -> Face:
@@ -78,18 +93,36 @@ class Analyzer:
         self.detector = detector if detector is not None else make_detector(detection)
         self.image_detector = image_detector if image_detector is not None else make_detector(image_detection)
 
+    def describe(self, gray: np.ndarray, boxes: list[Box]) -> FacesToClassify:
+        """The model's vectors and the tracker's descriptors of one frame's faces: all but the prediction."""
+        if not boxes:
+            return FacesToClassify([], np.empty((0, self.model.n_features), dtype=np.float32), [])
+        vectors = self.model.face_vectors(gray, boxes)  # made by the model's own recipe
+        # The descriptor reads the plain crop's 100x100 min-max pixels, whatever the model's recipe.
+        pixels = self.model.recipe.tracking_pixels(gray, boxes, vectors)
+        return FacesToClassify(boxes, vectors, appearance_descriptors(pixels))
+
+    def classify_many(self, frames: list[FacesToClassify]) -> list[list[Face]]:
+        """The faces of several frames, classified by one model call; each face carries its descriptor.
+
+        A face's probability does not depend on the other faces of the call (GenderModel.predict_p_female), so
+        how frames are grouped never changes an answer; grouping them keeps the model's matrices in the cache.
+        """
+        vectors = [frame.vectors for frame in frames if frame.boxes]
+        p_female = iter(self.model.predict_p_female(np.concatenate(vectors)) if vectors else [])
+        return [
+            [
+                replace(face_from_p_female(box, float(next(p_female))), descriptor=descriptor)
+                for box, descriptor in zip(frame.boxes, frame.descriptors, strict=True)
+            ]
+            for frame in frames
+        ]
+
     def classify(self, gray: np.ndarray, boxes: list[Box]) -> list[Face]:
         """Classify all faces of one frame with a single batched model call; each face carries its descriptor."""
         if not boxes:
             return []
-        vectors = self.model.face_vectors(gray, boxes)  # made by the model's own recipe
-        p_female = self.model.predict_p_female(vectors)
-        faces = [face_from_p_female(box, float(p)) for box, p in zip(boxes, p_female, strict=True)]
-        # The descriptor reads the plain crop's 100x100 min-max pixels, whatever the model's recipe.
-        pixels = self.model.recipe.tracking_pixels(gray, boxes, vectors)
-        for face, descriptor in zip(faces, appearance_descriptors(pixels), strict=True):
-            face.descriptor = descriptor
-        return faces
+        return self.classify_many([self.describe(gray, boxes)])[0]
 
     def analyze_image(self, image_or_path: str | Path | bytes | np.ndarray) -> ImageResult:
         """Find and classify every face of one image; an image without faces gives ``faces=[]``."""
@@ -114,24 +147,36 @@ class Analyzer:
         The frames come back without track ids and the result without a summary: tracking and the summary
         are separate steps (summary.track_and_summarize) that a caller runs once over all the frames it has.
         """
-        info = probe(path)
         reader = FrameReader(
             path, every_n_frames=every_n_frames, start_frame=start_frame, end_frame=end_frame, max_frames=max_frames
         )
         detector = self.detector.for_video(every_n_frames)
         frames: list[FrameResult] = []
+        waiting: list[tuple[int, float, np.ndarray, FacesToClassify]] = []  # analysed, not yet classified
+
+        def classify_waiting() -> None:
+            for (index, time_seconds, bgr, _), faces in zip(
+                waiting, self.classify_many([item[3] for item in waiting]), strict=True
+            ):
+                if should_stop is not None and should_stop():  # nothing is reported after a stop
+                    raise AnalysisCancelled(f"analysis of {Path(path).name!r} cancelled at frame {index}")
+                frame = FrameResult(index=index, time_seconds=time_seconds, faces=faces)
+                frames.append(frame)
+                if on_frame is not None:
+                    on_frame(frame, bgr)
+            waiting.clear()
+
         for index, time_seconds, bgr in reader:
             if should_stop is not None and should_stop():
                 raise AnalysisCancelled(f"analysis of {Path(path).name!r} cancelled at frame {index}")
             gray = to_gray(bgr)
-            frame = FrameResult(
-                index=index, time_seconds=time_seconds, faces=self.classify(gray, detector.detect(gray, index))
-            )
-            frames.append(frame)
-            if on_frame is not None:
-                on_frame(frame, bgr)
+            waiting.append((index, time_seconds, bgr, self.describe(gray, detector.detect(gray, index))))
+            held = sum(item[2].nbytes for item in waiting)
+            if len(waiting) >= CLASSIFY_FRAMES or held >= CLASSIFY_BYTES:
+                classify_waiting()
+        classify_waiting()
         return VideoResult(
-            info=info,
+            info=reader.info,  # the reader opened the file once for both (a separate probe cost 2 ms a run)
             every_n_frames=every_n_frames,
             frames=frames,
             frames_read=reader.frames_read,

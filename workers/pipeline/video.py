@@ -100,10 +100,11 @@ class FrameReader:
         self.max_frames = max_frames
         self.frames_read = 0  # frames the decoder delivered (grabbed or decoded) from start_frame on
         self.stopped_early = False  # the stream ended before end_frame or the container's frame count
+        self.info: VideoInfo | None = None  # what the container says, once iteration has opened it
 
     def __iter__(self) -> Iterator[tuple[int, float, np.ndarray]]:
         with _open(self.path) as capture:
-            info = _info(capture)
+            info = self.info = _info(capture)
             index = _seek(capture, self.start_frame)
             yielded = 0
             limit = info.frame_count if self.end_frame is None else self.end_frame
