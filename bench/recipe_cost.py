@@ -2,7 +2,9 @@
 
 The faces are the validation side of bench/model_variants.py (the training side of the shipped split; no test
 image is read), cut with the cached training detections. Each figure is the median over repeats of CPU
-milliseconds per face (time.process_time, one OpenCV thread, one BLAS thread).
+milliseconds per face (time.process_time, one OpenCV thread, one BLAS thread). The prediction is also timed as
+a video meets it: each model call after reading a buffer larger than the cache, as decoding a frame does (wall
+milliseconds of the calls alone), one face per call and the faces of CLASSIFY_FRAMES frames per call.
 
     nice -n 10 .venv/bin/python bench/recipe_cost.py [--model models/default] [--faces 300] [--repeats 5]
 """
@@ -30,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.model_variants import face_boxes, training_side  # noqa: E402
 from workers.pipeline.alignment import AlignmentSettings, align_face  # noqa: E402
+from workers.pipeline.analysis import CLASSIFY_FRAMES  # noqa: E402
 from workers.pipeline.face_extraction import pad_image  # noqa: E402
 from workers.pipeline.model import load_model  # noqa: E402
 
@@ -48,6 +51,24 @@ def per_face_ms(work: Callable[[], object], count: int, repeats: int) -> float:
         start = time.process_time()
         work()
         runs.append((time.process_time() - start) * 1000 / count)
+    return statistics.median(runs)
+
+
+FLUSH_BYTES = 64 << 20  # more than the machine's last-level cache (32 MB here): the model's matrices leave it
+
+
+def cold_call_ms(call: Callable[[np.ndarray], object], groups: list[np.ndarray], repeats: int) -> float:
+    """Median over repeats of wall milliseconds per face of ``call`` on each group, the cache flushed before each."""
+    flush = np.ones(FLUSH_BYTES, dtype=np.uint8)
+    runs = []
+    for _ in range(repeats):
+        seconds = 0.0
+        for group in groups:
+            flush.sum()
+            start = time.perf_counter()
+            call(group)
+            seconds += time.perf_counter() - start
+        runs.append(seconds * 1000 / sum(len(group) for group in groups))
     return statistics.median(runs)
 
 
@@ -82,6 +103,24 @@ def main() -> None:
     print(f"model {model.name}: recipe {model.recipe.to_manifest()['features']}, {model.n_features} values")
     print(f"features {features:.3f} ms/face; predict {predict:.3f} ms/face (one face per call)")
     print(f"preprocessing + features (model.face_vectors) {whole:.3f} ms/face; with predict {whole + predict:.3f}")
+    singles = [vectors[i : i + 1] for i in range(len(vectors))]
+    grouped = [vectors[i : i + CLASSIFY_FRAMES] for i in range(0, len(vectors), CLASSIFY_FRAMES)]
+    cold_single = cold_call_ms(model.predict_p_female, singles, args.repeats)
+    cold_grouped = cold_call_ms(model.predict_p_female, grouped, args.repeats)
+    print(
+        f"predict with the cache flushed before each call: {cold_single:.3f} ms/face one face per call, "
+        f"{cold_grouped:.3f} ms/face {CLASSIFY_FRAMES} faces per call (as analyze_video groups frames)"
+    )
+    if model.compiled is not None:  # the support-vector product, the larger of the two, in both layouts
+        compiled = model.compiled
+        support_vectors = np.ascontiguousarray(compiled.support_vectors_t.T)
+        projected = [(compiled.components @ (v[0] - compiled.mean)).astype(np.float32)[None] for v in singles]
+        rows_layout = cold_call_ms(lambda p: support_vectors @ p[0], projected, args.repeats)
+        columns_layout = cold_call_ms(lambda p: p[0] @ compiled.support_vectors_t, projected, args.repeats)
+        print(
+            f"support-vector product, cache flushed: S @ x {rows_layout:.3f} ms/face, "
+            f"x @ S.T (as stored) {columns_layout:.3f} ms/face"
+        )
 
 
 if __name__ == "__main__":
