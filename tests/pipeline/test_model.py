@@ -195,3 +195,14 @@ def test_a_pipeline_the_fast_path_does_not_know_falls_back_to_scikit_learn(tmp_p
     model = load_model(tmp_path)
     assert model.compiled is None
     np.testing.assert_allclose(model.predict_p_female(vectors), estimator.predict_proba(vectors)[:, 1], atol=1e-4)
+
+
+def test_the_compiled_predictor_gives_probabilities_for_faces_far_outside_the_training_range(tmp_path):
+    vectors, genders = _faces(80, seed=7)
+    estimator = build_estimator(n_components=8, kernel="poly", gamma=0.01, coef0=1.0, C=1.0).fit(vectors, genders)
+    save_model(estimator, tmp_path, {"name": "poly"})
+    model = load_model(tmp_path)
+    extreme = np.concatenate([vectors[:4] * 1e4, vectors[:4] * -1e4])
+    p_female = model.predict_p_female(extreme)
+    assert np.isfinite(p_female).all() and ((p_female >= 0) & (p_female <= 1)).all()
+    assert {0.0, 1.0} <= set(np.round(p_female, 6))  # saturated both ways, no overflow on the way

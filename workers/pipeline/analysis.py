@@ -26,7 +26,7 @@ ShouldStop = Callable[[], bool]
 
 # A video's faces are classified this many analysed frames at a time (fewer when their decoded frames, held
 # until then for on_frame, would pass CLASSIFY_BYTES): one model call for several frames reads the model's
-# matrices from memory once instead of once per frame (bench/README.md, "Pipeline").
+# matrices from memory once instead of once per frame (bench/README.md, "Classifying several frames per model call").
 CLASSIFY_FRAMES = 8
 CLASSIFY_BYTES = 48 << 20
 

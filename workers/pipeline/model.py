@@ -149,6 +149,7 @@ def _json_default(value: Any) -> Any:
 
 
 COMPILED_KERNELS = ("rbf", "poly", "linear")
+MAX_EXP = 700.0  # math.exp overflows a little above 709; the calibrated probability is 0.0 there anyway
 
 
 class CompiledPredictor:
@@ -240,7 +241,8 @@ class CompiledPredictor:
             for _ in range(self.degree - 1):  # repeated products: numpy's integer power is ten times slower
                 kernel *= base
         decision = float(kernel @ self.dual_coef) + self.intercept
-        return 1.0 / (1.0 + math.exp(self.a * decision + self.b))
+        exponent = self.a * decision + self.b
+        return 0.0 if exponent > MAX_EXP else 1.0 / (1.0 + math.exp(exponent))
 
 
 class GenderModel:
