@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -39,9 +38,15 @@ class FacesToClassify(NamedTuple):
     descriptors: list[tuple[float, ...]]
 
 
-def face_from_p_female(box: Box, p_female: float) -> Face:
+def face_from_p_female(box: Box, p_female: float, descriptor: tuple[float, ...] | None = None) -> Face:
     """Build a Face from the model's probability, by the label and confidence conventions of DESIGN.md."""
-    return Face(box=box, label=label_for(p_female), p_female=p_female, confidence=max(p_female, 1 - p_female))
+    return Face(
+        box=box,
+        label=label_for(p_female),
+        p_female=p_female,
+        confidence=max(p_female, 1 - p_female),
+        descriptor=descriptor,
+    )
 
 
 def read_image(image_or_path: str | Path | bytes | np.ndarray) -> np.ndarray:
@@ -112,7 +117,7 @@ class Analyzer:
         p_female = iter(self.model.predict_p_female(np.concatenate(vectors)) if vectors else [])
         return [
             [
-                replace(face_from_p_female(box, float(next(p_female))), descriptor=descriptor)
+                face_from_p_female(box, float(next(p_female)), descriptor)
                 for box, descriptor in zip(frame.boxes, frame.descriptors, strict=True)
             ]
             for frame in frames
